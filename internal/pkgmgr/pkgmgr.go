@@ -44,19 +44,19 @@ type Classification string
 // Known classifications. Backends map vendor vocabulary onto these; the
 // original vendor text is kept in Update.VendorClassification.
 const (
-	ClassSecurity      Classification = "security"       // security fix (apt security pocket, RHSA, MS "Security Updates")
-	ClassCritical      Classification = "critical"       // MS "Critical Updates": non-security but critical fixes
-	ClassBugfix        Classification = "bugfix"         // RHBA, ordinary apt/brew/winget version bumps
-	ClassEnhancement   Classification = "enhancement"    // RHEA
-	ClassUpdateRollup  Classification = "update-rollup"  // MS "Update Rollups"
-	ClassServicePack   Classification = "service-pack"   // MS "Service Packs"
-	ClassFeaturePack   Classification = "feature-pack"   // MS "Feature Packs" and feature updates / OS upgrades
-	ClassDefinition    Classification = "definition"     // MS "Definition Updates" (Defender signatures)
-	ClassDriver        Classification = "driver"         // MS "Drivers"
-	ClassTool          Classification = "tool"           // MS "Tools"
-	ClassOSUpgrade     Classification = "os-upgrade"     // macOS major upgrades, distribution upgrades
-	ClassApplication   Classification = "application"    // third-party application update without vendor severity
-	ClassUnclassified  Classification = "unclassified"   // the backend could not tell
+	ClassSecurity     Classification = "security"      // security fix (apt security pocket, RHSA, MS "Security Updates")
+	ClassCritical     Classification = "critical"      // MS "Critical Updates": non-security but critical fixes
+	ClassBugfix       Classification = "bugfix"        // RHBA, ordinary apt/brew/winget version bumps
+	ClassEnhancement  Classification = "enhancement"   // RHEA
+	ClassUpdateRollup Classification = "update-rollup" // MS "Update Rollups"
+	ClassServicePack  Classification = "service-pack"  // MS "Service Packs"
+	ClassFeaturePack  Classification = "feature-pack"  // MS "Feature Packs" and feature updates / OS upgrades
+	ClassDefinition   Classification = "definition"    // MS "Definition Updates" (Defender signatures)
+	ClassDriver       Classification = "driver"        // MS "Drivers"
+	ClassTool         Classification = "tool"          // MS "Tools"
+	ClassOSUpgrade    Classification = "os-upgrade"    // macOS major upgrades, distribution upgrades
+	ClassApplication  Classification = "application"   // third-party application update without vendor severity
+	ClassUnclassified Classification = "unclassified"  // the backend could not tell
 )
 
 // Update is one update that a scan found missing on the host.

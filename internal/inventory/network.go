@@ -75,6 +75,13 @@ func hasAnyPrefix(s string, prefixes []string) bool {
 	return false
 }
 
+// isContainerInterface reports whether an interface's addresses belong to
+// containers. Hyper-V's "vEthernet (...)" switches carry the host's own
+// address on a Hyper-V host and only share the "veth" prefix by accident.
+func isContainerInterface(name string) bool {
+	return hasAnyPrefix(name, containerInterfacePrefixes) && !hasAnyPrefix(name, []string{"vethernet"})
+}
+
 // addresses picks the host's IP and MAC addresses from its interfaces.
 //
 // IPs: interfaces that are up and not loopback, except container bridges;
@@ -87,7 +94,7 @@ func addresses(nics []nic) (ips, macs []string) {
 		if n.Loopback {
 			continue
 		}
-		if n.Up && !hasAnyPrefix(n.Name, containerInterfacePrefixes) {
+		if n.Up && !isContainerInterface(n.Name) {
 			for _, a := range n.Addrs {
 				if a.IsLoopback() || a.IsLinkLocalUnicast() || a.IsUnspecified() || a.IsMulticast() || !a.IsValid() {
 					continue

@@ -115,10 +115,41 @@ func (c *Calendar) NextFit(after time.Time, need time.Duration) (time.Time, Occu
 }
 
 // blocks returns an iterator over the merged blocks that end after after.
+//
+// A block in progress at after may have begun with occurrences long
+// before it. So that its reported start does not depend on where the
+// search began, the search first walks back while earlier occurrences
+// overlap or touch the block (at most maxBlock).
 func (c *Calendar) blocks(after time.Time) func() (Occurrence, bool) {
+	origin := after
+	for after.Sub(origin) < maxBlock {
+		next := c.merged(origin)
+		b, ok := next()
+		for ok && b.End.Before(origin) {
+			b, ok = next()
+		}
+		if !ok || !b.Start.Before(origin) {
+			break
+		}
+		origin = b.Start
+	}
+	next := c.merged(origin)
+	return func() (Occurrence, bool) {
+		for {
+			b, ok := next()
+			if !ok || b.End.After(after) {
+				return b, ok
+			}
+		}
+	}
+}
+
+// merged returns an iterator over the blocks formed by the occurrences
+// that could still be open at origin and all later ones.
+func (c *Calendar) merged(origin time.Time) func() (Occurrence, bool) {
 	streams := make([]*stream, 0, len(c.windows))
 	for _, w := range c.windows {
-		streams = append(streams, w.stream(after))
+		streams = append(streams, w.stream(origin))
 	}
 	pop := func() (Occurrence, bool) {
 		var best *stream
@@ -171,9 +202,7 @@ func (c *Calendar) blocks(after time.Time) func() (Occurrence, bool) {
 				}
 			}
 			lastEnd = cur.End
-			if cur.End.After(after) {
-				return cur, true
-			}
+			return cur, true
 		}
 	}
 }

@@ -79,8 +79,7 @@ func (p *problems) err() error {
 // fieldErrors extracts the field errors from err, or wraps err as one
 // pathless field error.
 func fieldErrors(err error) FieldErrors {
-	var fe FieldErrors
-	if errors.As(err, &fe) {
+	if fe, ok := errors.AsType[FieldErrors](err); ok {
 		return fe
 	}
 	return FieldErrors{{Message: err.Error()}}

@@ -24,7 +24,7 @@ type rruleGen struct {
 }
 
 func (g rruleGen) starts(from time.Time) func() (time.Time, bool) {
-	r, err := rrule.NewRRule(g.opt)
+	r, err := rrule.NewRRule(fastForward(g.opt, from))
 	if err != nil {
 		return func() (time.Time, bool) { return time.Time{}, false }
 	}
@@ -191,3 +191,73 @@ func floatToCivil(t time.Time) time.Time {
 	hh, mm, ss := t.Clock()
 	return time.Date(y, m, d, hh, mm, ss, 0, time.UTC)
 }
+
+// fastForward moves DTSTART of a rule without COUNT forward by whole
+// periods (INTERVAL × FREQ) to shortly before from. rrule-go always
+// iterates from DTSTART, so without this a daily rule started years ago
+// costs thousands of iterations per query. The set of occurrences at or
+// after from is unchanged: the defaults that RFC 5545 derives from DTSTART
+// are made explicit first, and the period grid stays aligned.
+func fastForward(o rrule.ROption, from time.Time) rrule.ROption {
+	if o.Count != 0 {
+		return o
+	}
+	dt := o.Dtstart
+	n := max(o.Interval, 1)
+	// Stop at least two periods before from, so that no occurrence at or
+	// after from falls in the (partly filtered) first period.
+	var next time.Time
+	switch o.Freq {
+	case rrule.DAILY, rrule.WEEKLY:
+		step := n
+		if o.Freq == rrule.WEEKLY {
+			step *= 7
+		}
+		days := int(civilDate(from).Sub(civilDate(dt)).Hours()/24) - 2*step
+		if days <= 0 {
+			return o
+		}
+		next = dt.AddDate(0, 0, days/step*step)
+	case rrule.MONTHLY:
+		months := (from.Year()-dt.Year())*12 + int(from.Month()-dt.Month()) - 2*n
+		if months <= 0 {
+			return o
+		}
+		months = months / n * n
+		next = time.Date(dt.Year(), dt.Month()+time.Month(months), 1, 0, 0, 0, 0, time.UTC)
+	case rrule.YEARLY:
+		years := from.Year() - dt.Year() - 2*n
+		if years <= 0 {
+			return o
+		}
+		next = time.Date(dt.Year()+years/n*n, time.January, 1, 0, 0, 0, 0, time.UTC)
+	default:
+		return o
+	}
+	if len(o.Byweekno) == 0 && len(o.Byyearday) == 0 && len(o.Bymonthday) == 0 && len(o.Byweekday) == 0 && len(o.Byeaster) == 0 {
+		switch o.Freq {
+		case rrule.YEARLY:
+			if len(o.Bymonth) == 0 {
+				o.Bymonth = []int{int(dt.Month())}
+			}
+			o.Bymonthday = []int{dt.Day()}
+		case rrule.MONTHLY:
+			o.Bymonthday = []int{dt.Day()}
+		case rrule.WEEKLY:
+			o.Byweekday = []rrule.Weekday{rruleWeekdays[dt.Weekday()]}
+		}
+	}
+	if len(o.Byhour) == 0 {
+		o.Byhour = []int{dt.Hour()}
+	}
+	if len(o.Byminute) == 0 {
+		o.Byminute = []int{dt.Minute()}
+	}
+	if len(o.Bysecond) == 0 {
+		o.Bysecond = []int{dt.Second()}
+	}
+	o.Dtstart = next
+	return o
+}
+
+var rruleWeekdays = [7]rrule.Weekday{rrule.SU, rrule.MO, rrule.TU, rrule.WE, rrule.TH, rrule.FR, rrule.SA}

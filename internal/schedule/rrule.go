@@ -3,6 +3,7 @@ package schedule
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -63,10 +64,10 @@ func compileRRule(s string, loc *time.Location) (gen generator, err error) {
 		}
 	}()
 	var dtLine, ruleLine string
-	for l := range strings.Lines(strings.TrimSpace(s)) {
-		l = strings.TrimSpace(l)
+	// Lines may be separated by newlines or, where a one-line value is
+	// handier (YAML, a form field), by spaces: RFC 5545 values have none.
+	for _, l := range strings.Fields(s) {
 		switch up := strings.ToUpper(l); {
-		case l == "":
 		case strings.HasPrefix(up, "DTSTART"):
 			if dtLine != "" {
 				return nil, errors.New("DTSTART given twice")
@@ -125,6 +126,9 @@ func compileRRule(s string, loc *time.Location) (gen generator, err error) {
 	if err := checkRuleShape(opt); err != nil {
 		return nil, err
 	}
+	if err := checkMonthDays(opt); err != nil {
+		return nil, err
+	}
 	r, err := rrule.NewRRule(*opt)
 	if err != nil {
 		return nil, fmt.Errorf("invalid rule: %w", err)
@@ -172,6 +176,36 @@ func checkRuleShape(o *rrule.ROption) error {
 		}
 	}
 	return nil
+}
+
+// checkMonthDays rejects the most common rule that never occurs, a
+// BYMONTHDAY that none of the BYMONTH months has ("February 30"), without
+// running rrule-go to the end of its calendar (which takes about a second).
+func checkMonthDays(o *rrule.ROption) error {
+	if len(o.Bymonth) == 0 || len(o.Bymonthday) == 0 {
+		return nil
+	}
+	longest := map[int]int{2: 29, 4: 30, 6: 30, 9: 30, 11: 30}
+	for _, m := range o.Bymonth {
+		n, ok := longest[m]
+		if !ok {
+			n = 31
+		}
+		for _, d := range o.Bymonthday {
+			if d < 0 || d <= n {
+				return nil
+			}
+		}
+	}
+	return fmt.Errorf("produces no occurrences: no month in BYMONTH=%s has day BYMONTHDAY=%s", joinInts(o.Bymonth), joinInts(o.Bymonthday))
+}
+
+func joinInts(xs []int) string {
+	s := make([]string, len(xs))
+	for i, x := range xs {
+		s[i] = strconv.Itoa(x)
+	}
+	return strings.Join(s, ",")
 }
 
 // parseLocalDateTime parses an RFC 5545 local DATE-TIME ("20260103T220000").

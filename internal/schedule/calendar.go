@@ -11,8 +11,9 @@ const (
 	// concludes that a window never opens again.
 	searchYears = 10
 	// maxBlock caps a merged block. Windows that together cover every
-	// moment would otherwise merge into one endless block; past this
-	// length a block is cut and the next one starts where it ended.
+	// moment would otherwise merge into one endless block; once a block is
+	// this long it takes no further occurrences, and the next block starts
+	// where it ended.
 	maxBlock = 35 * 24 * time.Hour
 )
 

@@ -460,3 +460,44 @@ func TestNewCalendar_Errors(t *testing.T) {
 		}
 	}
 }
+
+func TestCalendar_AlwaysOpen(t *testing.T) {
+	// One 7-day window a week: every moment is inside some occurrence.
+	cal, err := NewCalendar(nil, weekly("Europe/Berlin", "00:00", "168h", Monday))
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := mustTime(t, "2026-03-29T01:30:00Z") // just after Berlin springs forward
+	for i := range 200 {
+		ti := at.Add(time.Duration(i) * 37 * time.Hour)
+		if !cal.Contains(ti) {
+			t.Fatalf("Contains(%s) = false for an always-open calendar", ti)
+		}
+		if !cal.Fits(ti, 7*24*time.Hour) {
+			t.Fatalf("Fits(%s, 7 days) = false for an always-open calendar", ti)
+		}
+	}
+}
+
+func TestCalendar_Concurrent(t *testing.T) {
+	cal, err := NewCalendar(mustZone(t, "America/New_York"),
+		weekly("", "22:00", "4h", Saturday),
+		Window{Name: "r", RRule: "FREQ=MONTHLY;BYDAY=2TU;DTSTART=20200101T010000", Duration: "2h"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := cal.Next(mustTime(t, "2026-03-01T00:00:00Z"))
+	done := make(chan Occurrence)
+	for range 8 {
+		go func() {
+			o, _ := cal.Next(mustTime(t, "2026-03-01T00:00:00Z"))
+			cal.Occurrences(o.Start, o.Start.AddDate(0, 2, 0))
+			done <- o
+		}()
+	}
+	for range 8 {
+		if got := <-done; !sameOcc(got, want) {
+			t.Errorf("concurrent Next() = %s, want %s", fmtOcc(got), fmtOcc(want))
+		}
+	}
+}

@@ -231,6 +231,12 @@ func (m *Manager) apply(ctx context.Context, targets []pkgmgr.Target, downgrade,
 	}
 	out, runErr := m.opts.Runner.Run(ctx, pkgmgr.Command{Path: m.opts.AptGet, Args: args, Env: installEnv})
 	res.Output = evidence(out, runErr)
+	if _, exited := errors.AsType[*pkgmgr.ExitError](runErr); runErr != nil && !exited && ctx.Err() == nil {
+		for _, i := range idx {
+			res.Items[i].Status, res.Items[i].Detail = pkgmgr.ItemFailed, "apt-get could not be started"
+		}
+		return res, fmt.Errorf("apt %s: %w", op, runErr)
+	}
 	failure := ""
 	if runErr != nil {
 		failure = "apt-get failed: " + lastError(runErr)

@@ -2,6 +2,7 @@ package apt
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -21,6 +22,7 @@ type fakeHost struct {
 	installed map[string]string // "name:arch" -> version
 	simulate  []byte
 	failWith  *pkgmgr.ExitError
+	startErr  error // returned instead of running apt-get install
 	calls     []pkgmgr.Command
 }
 
@@ -49,6 +51,9 @@ func (h *fakeHost) Run(ctx context.Context, c pkgmgr.Command) ([]byte, error) {
 		}
 		if slices.Contains(c.Args, "dist-upgrade") {
 			return h.simulate, nil
+		}
+		if h.startErr != nil {
+			return nil, h.startErr
 		}
 		if h.failWith != nil {
 			return []byte("Reading package lists...\n"), h.failWith
@@ -290,5 +295,17 @@ func TestManager_InstalledSoftware(t *testing.T) {
 	want := pkgmgr.Software{Name: "docs", Version: "1:3.0", Vendor: "Maintainer <m@example.org>", Source: "dpkg", Arch: "all"}
 	if len(sw) != 4 || sw[0] != want {
 		t.Errorf("software = %+v", sw)
+	}
+}
+
+func TestManager_Install_CannotStart(t *testing.T) {
+	h, m := newFake(t)
+	h.startErr = errors.New(`run apt-get: exec: "apt-get": executable file not found in $PATH`)
+	res, err := m.Install(t.Context(), pkgmgr.InstallRequest{Targets: []pkgmgr.Target{{ID: "hello=1.1-1", Package: "hello", Version: "1.1-1"}}})
+	if err == nil {
+		t.Fatal("Install succeeded although apt-get could not be started")
+	}
+	if len(res.Items) != 1 || res.Items[0].Status != pkgmgr.ItemFailed {
+		t.Errorf("items = %+v", res.Items)
 	}
 }

@@ -209,6 +209,12 @@ func (m *Manager) apply(ctx context.Context, targets []pkgmgr.Target, downgrade,
 	}
 	out, runErr := m.dnf(ctx, args...)
 	res.Output = evidence(out, runErr)
+	if _, exited := errors.AsType[*pkgmgr.ExitError](runErr); runErr != nil && !exited && ctx.Err() == nil {
+		for _, q := range queue {
+			res.Items[q.item].Status, res.Items[q.item].Detail = pkgmgr.ItemFailed, "dnf could not be started"
+		}
+		return res, fmt.Errorf("dnf %s: %w", op, runErr)
+	}
 
 	readCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 	defer cancel()

@@ -354,6 +354,9 @@ type AssetUpdate struct {
 	Criticality  *Criticality       `json:"criticality,omitempty"`
 	Ring         *string            `json:"ring,omitempty"`
 	SerialNumber *string            `json:"serial_number,omitempty"`
+	// SetTags sets (or, with an empty value, removes) single tags after
+	// Tags, if any, replaced the whole set.
+	SetTags map[string]string `json:"set_tags,omitempty"`
 }
 
 // OSUpdate is a partial update of an asset's OS facts. For managed assets
@@ -391,4 +394,14 @@ func (u AssetUpdate) Apply(a *Asset) {
 	set(&a.Criticality, u.Criticality)
 	set(&a.Ring, u.Ring)
 	set(&a.SerialNumber, u.SerialNumber)
+	for k, v := range u.SetTags {
+		if a.Tags == nil {
+			a.Tags = map[string]string{}
+		}
+		if v == "" {
+			delete(a.Tags, k)
+		} else {
+			a.Tags[k] = v
+		}
+	}
 }

@@ -1,0 +1,6 @@
+//go:build !linux && !darwin && !windows
+
+package main
+
+// defaultDataDir is where the server keeps its SQLite database and keys.
+const defaultDataDir = "/var/lib/patchring"

@@ -1,0 +1,97 @@
+// Package server is Patchring's application layer: the use cases that the
+// JSON API, the web console and the host-side CLI share. A use case checks
+// the caller's permission, fills what the caller must not choose (IDs,
+// defaults, hashes), and calls the stores, which enforce tenancy and write
+// the audit log in the same transaction as the change.
+//
+// Keeping authorisation here rather than in each transport means the API
+// and the console cannot drift apart: both call the same method and get the
+// same answer. Background loops (rollout ticks, SLA evaluation, offline
+// detection) also live here as Run(ctx) methods.
+package server
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/patchring/patchring/internal/patch"
+)
+
+// Stores are the storage contracts the server uses. The SQL store
+// implements all of them; they are separate fields so each use case names
+// exactly what it touches.
+type Stores struct {
+	MSP     patch.MSPStore
+	Clients patch.ClientStore
+	Sites   patch.SiteStore
+	Assets  patch.AssetStore
+	Users   interface {
+		patch.UserStore
+		RecordLogin(ctx context.Context, id patch.UserID) error
+	}
+	Tokens patch.TokenStore
+	Audit  patch.AuditStore
+	Ping   patch.Pinger
+}
+
+// Server runs Patchring's use cases.
+type Server struct {
+	st     Stores
+	now    func() time.Time
+	logger *slog.Logger
+}
+
+// Options configure a Server.
+type Options struct {
+	// Now is the clock; time.Now when nil.
+	Now    func() time.Time
+	Logger *slog.Logger
+}
+
+// New returns a server over the given stores.
+func New(st Stores, opts Options) *Server {
+	s := &Server{st: st, now: opts.Now, logger: opts.Logger}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.logger == nil {
+		s.logger = slog.New(slog.DiscardHandler)
+	}
+	return s
+}
+
+// Ready reports whether storage answers.
+func (s *Server) Ready(ctx context.Context) error { return s.st.Ping.Ping(ctx) }
+
+// Me returns the caller.
+func (s *Server) Me(ctx context.Context) (patch.Actor, error) {
+	a, ok := patch.ActorFromContext(ctx)
+	if !ok {
+		return patch.Actor{}, patch.Errorf(patch.KindUnauthenticated, "Authentication required.")
+	}
+	return a, nil
+}
+
+// MSP returns the MSP settings.
+func (s *Server) MSP(ctx context.Context) (*patch.MSP, error) {
+	if _, err := patch.Authorize(ctx, patch.PermRead); err != nil {
+		return nil, err
+	}
+	return s.st.MSP.FindMSP(ctx)
+}
+
+// SetMSPName names the MSP.
+func (s *Server) SetMSPName(ctx context.Context, name string) (*patch.MSP, error) {
+	if _, err := patch.Authorize(ctx, patch.PermManageClients); err != nil {
+		return nil, err
+	}
+	m := &patch.MSP{Name: name}
+	if name == "" || len(name) > 200 {
+		return nil, patch.FieldError("name", "must be 1 to 200 characters")
+	}
+	if err := s.st.MSP.SetMSP(ctx, m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"slices"
 	"strings"
 
 	"github.com/patchring/patchring/internal/patch"
@@ -105,9 +104,6 @@ Exit codes: 0 success, 1 runtime error, 2 usage error.`,
 		newClientsCmd(io),
 		newAssetsCmd(io),
 	)
-	for _, add := range extraCommands {
-		root.AddCommand(add(io))
-	}
 	walk(root, func(c *cobra.Command) {
 		c.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 		if c.Args == nil && c != root && !c.HasSubCommands() {
@@ -125,10 +121,6 @@ Exit codes: 0 success, 1 runtime error, 2 usage error.`,
 	})
 	return root
 }
-
-// extraCommands are the top-level commands of later capabilities,
-// registered by their files in this package.
-var extraCommands []func(stdio) *cobra.Command
 
 func walk(c *cobra.Command, fn func(*cobra.Command)) {
 	fn(c)
@@ -212,14 +204,4 @@ func bindConfig(cmd *cobra.Command, getenv func(string) string) error {
 		}
 	})
 	return errors.Join(errs...)
-}
-
-// envNames lists the environment variables that configure cmd, for help.
-func envNames(cmd *cobra.Command) []string {
-	var out []string
-	cmd.Flags().VisitAll(func(f *pflag.Flag) {
-		out = append(out, "PATCHRING_"+strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_")))
-	})
-	slices.Sort(out)
-	return out
 }

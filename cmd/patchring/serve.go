@@ -102,9 +102,6 @@ type app struct {
 	loops []func(ctx context.Context) error
 }
 
-// appHooks let later capabilities add handlers and loops to the app.
-var appHooks []func(ctx context.Context, a *app, mux *http.ServeMux) error
-
 func newApp(ctx context.Context, f *serveFlags, logger *slog.Logger) (*app, error) {
 	if (f.tlsCert == "") != (f.tlsKey == "") {
 		return nil, usagef("--tls-cert and --tls-key go together")
@@ -136,12 +133,6 @@ func newApp(ctx context.Context, f *serveFlags, logger *slog.Logger) (*app, erro
 	mux := http.NewServeMux()
 	mux.Handle(httpapi.Prefix+"/", api.Handler())
 	httpapi.MountOps(mux, a.srv, a.registry)
-	for _, hook := range appHooks {
-		if err := hook(ctx, a, mux); err != nil {
-			db.Close()
-			return nil, err
-		}
-	}
 	a.handler = httpapi.Middleware(logger, metrics, mux)
 	return a, nil
 }

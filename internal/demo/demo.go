@@ -109,10 +109,10 @@ type group struct {
 	criticality patch.Criticality
 	ephi        string // "yes", "no" or "" (untagged)
 	dept        []string
-	owners      bool   // assign a person as owner
-	site        int    // index into the client's sites; -1 spreads across all
-	unmanaged   bool   // discovered on the network, no agent
-	stale       bool   // some have not checked in for weeks
+	owners      bool // assign a person as owner
+	site        int  // index into the client's sites; -1 spreads across all
+	unmanaged   bool // discovered on the network, no agent
+	stale       bool // some have not checked in for weeks
 	extraTags   map[string]string
 }
 

@@ -111,14 +111,7 @@ func (a *API) routes() {
 	a.userRoutes()
 	a.tokenRoutes()
 	a.auditRoutes()
-	for _, r := range extraRoutes {
-		r(a)
-	}
 }
-
-// extraRoutes are route groups of later capabilities, registered by their
-// files in this package.
-var extraRoutes []func(*API)
 
 // register adds an operation whose handler errors are translated into API
 // errors.

@@ -35,16 +35,6 @@ func Run(t *testing.T, open Opener) {
 	t.Run("Tokens", func(t *testing.T) { testTokens(t, open) })
 	t.Run("Audit", func(t *testing.T) { testAudit(t, open) })
 	t.Run("TenantIsolation", func(t *testing.T) { testTenantIsolation(t, open) })
-	for _, ext := range extensions {
-		t.Run(ext.name, func(t *testing.T) { ext.fn(t, open) })
-	}
-}
-
-// extensions are suites of later capabilities, registered by their files
-// in this package so that Run stays the one entry point.
-var extensions []struct {
-	name string
-	fn   func(*testing.T, Opener)
 }
 
 // wantKind fails the test unless err has kind k.

@@ -195,7 +195,9 @@ func installedSoftware(p *problems) []pkgmgr.Software {
 	}
 	for _, v := range views {
 		entries, err := readUninstall(registry.LOCAL_MACHINE, uninstallPath, v.access)
-		p.add("registry uninstall", err)
+		if !errors.Is(err, registry.ErrNotExist) {
+			p.add("registry uninstall", err)
+		}
 		all = append(all, softwareFromUninstall(entries, v.arch)...)
 	}
 	users, err := registry.USERS.ReadSubKeyNames(-1)

@@ -141,6 +141,9 @@ type Session struct {
 
 // Hardware identifies the physical (or virtual) machine. See
 // [Host.IdentityKey] for how these fields are used and how stable each is.
+// Values are sent as the firmware reports them, trimmed; where the Linux
+// collector has a second source (chassis serial, board name) it skips a
+// placeholder in favour of it. IdentityKey ignores placeholders either way.
 type Hardware struct {
 	// MachineID is the OS installation's identity: /etc/machine-id on
 	// Linux, MachineGuid on Windows; empty on macOS. It changes when the

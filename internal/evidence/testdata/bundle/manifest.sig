@@ -1,0 +1,1 @@
+— patchring.example-msp.com CFG3iHDPvPzdvmfccw9QTI2B1KEtodQ6Yc9Ng4qwh0pEKiIxBRyGb6TvpLESdKKIAEVamY6rc/8NV2Hio16dfRsN4ww=

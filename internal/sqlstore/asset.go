@@ -353,6 +353,8 @@ func (tx *Tx) deleteAssetRows(ctx context.Context, id patch.AssetID) error {
 // assetDependents are the statements that delete an asset and its rows, in
 // order. Later migrations' tables that reference assets add theirs here.
 var assetDependents = []string{
+	`DELETE FROM findings WHERE asset_id = $1`,
+	`DELETE FROM scan_status WHERE asset_id = $1`,
 	`DELETE FROM asset_tags WHERE asset_id = $1`,
 	`DELETE FROM assets WHERE id = $1`,
 }

@@ -35,6 +35,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("Tokens", func(t *testing.T) { testTokens(t, open) })
 	t.Run("Audit", func(t *testing.T) { testAudit(t, open) })
 	t.Run("TenantIsolation", func(t *testing.T) { testTenantIsolation(t, open) })
+	t.Run("Findings", func(t *testing.T) { testFindings(t, open) })
 }
 
 // wantKind fails the test unless err has kind k.

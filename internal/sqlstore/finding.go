@@ -130,6 +130,12 @@ func (db *DB) RecordScan(ctx context.Context, s patch.ScanResult) (patch.ScanOut
 			anchor int64
 		}
 		var opened []fresh
+		var events []patch.EvidenceEvent
+		event := func(typ string, f patch.FindingID, u patch.UpdateID, details map[string]string) {
+			details["finding"] = string(f)
+			events = append(events, patch.EvidenceEvent{ClientID: asset.ClientID, Type: typ,
+				Subject: patch.EvidenceSubject{AssetID: asset.ID, UpdateID: u}, Details: details})
+		}
 		for i := range s.Missing {
 			m := &s.Missing[i]
 			uid, err := tx.upsertUpdate(ctx, &m.Update)
@@ -155,6 +161,8 @@ func (db *DB) RecordScan(ctx context.Context, s patch.ScanResult) (patch.ScanOut
 			byUpdate[uid] = &openFinding{f: &patch.Finding{ID: id}, matched: true}
 			opened = append(opened, fresh{id: id, source: m.Source, pkg: m.Package, anchor: ms(at)})
 			out.Opened = append(out.Opened, id)
+			event(patch.EventDetected, id, uid, map[string]string{"source": string(m.Source), "package": m.Package,
+				"version": m.Version, "installed_version": m.InstalledVersion, "scanned_at": at.Format(time.RFC3339Nano)})
 		}
 		if len(refreshed) > 0 {
 			ph := make([]string, len(refreshed))
@@ -184,6 +192,7 @@ func (db *DB) RecordScan(ctx context.Context, s patch.ScanResult) (patch.ScanOut
 					}
 				}
 				out.Superseded = append(out.Superseded, o.f.ID)
+				event(patch.EventSuperseded, o.f.ID, o.f.UpdateID, map[string]string{"superseded_by": string(opened[succ].id)})
 				continue
 			}
 			if _, err := tx.exec(ctx, `UPDATE findings SET state = $2, resolution = $3, resolved_at = $4 WHERE id = $1`,
@@ -191,8 +200,13 @@ func (db *DB) RecordScan(ctx context.Context, s patch.ScanResult) (patch.ScanOut
 				return fmt.Errorf("resolve finding: %w", err)
 			}
 			out.Verified = append(out.Verified, o.f.ID)
+			event(patch.EventVerified, o.f.ID, o.f.UpdateID, map[string]string{"source": string(o.source), "package": o.pkg,
+				"scanned_at": at.Format(time.RFC3339Nano)})
 		}
 		out.StillOpen = len(s.Missing) - len(out.Opened)
+		if err := tx.appendEvidence(ctx, events...); err != nil {
+			return err
+		}
 		return tx.recordScanStatus(ctx, asset, at, s)
 	})
 	return out, err

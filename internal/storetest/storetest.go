@@ -36,6 +36,8 @@ func Run(t *testing.T, open Opener) {
 	t.Run("Audit", func(t *testing.T) { testAudit(t, open) })
 	t.Run("TenantIsolation", func(t *testing.T) { testTenantIsolation(t, open) })
 	t.Run("Findings", func(t *testing.T) { testFindings(t, open) })
+	t.Run("Evidence", func(t *testing.T) { testEvidence(t, open) })
+	t.Run("Keys", func(t *testing.T) { testKeys(t, open) })
 }
 
 // wantKind fails the test unless err has kind k.

@@ -93,20 +93,20 @@ func (a *API) assetRoutes() {
 			return ok(as), err
 		})
 	register(a, huma.Operation{OperationID: "get-asset", Method: http.MethodGet, Path: "/assets/{id}", Summary: "Get an asset", Tags: tags},
-		func(ctx context.Context, in *idPath) (*body[*patch.Asset], error) {
+		func(ctx context.Context, in *IDPath) (*body[*patch.Asset], error) {
 			as, err := a.srv.Asset(ctx, patch.AssetID(in.ID))
 			return ok(as), err
 		})
 	register(a, huma.Operation{OperationID: "update-asset", Method: http.MethodPatch, Path: "/assets/{id}", Summary: "Change an asset", Tags: tags},
 		func(ctx context.Context, in *struct {
-			idPath
+			IDPath
 			Body patch.AssetUpdate
 		}) (*body[*patch.Asset], error) {
 			as, err := a.srv.UpdateAsset(ctx, patch.AssetID(in.ID), in.Body)
 			return ok(as), err
 		})
 	register(a, huma.Operation{OperationID: "delete-asset", Method: http.MethodDelete, Path: "/assets/{id}", Summary: "Delete an asset and its records", Tags: tags, DefaultStatus: http.StatusNoContent},
-		func(ctx context.Context, in *idPath) (*empty, error) {
+		func(ctx context.Context, in *IDPath) (*empty, error) {
 			return nil, a.srv.DeleteAsset(ctx, patch.AssetID(in.ID))
 		})
 	register(a, huma.Operation{OperationID: "export-assets", Method: http.MethodGet, Path: "/assets/export.csv", Summary: "Export assets as date-stamped CSV", Tags: tags,
@@ -136,7 +136,7 @@ func (a *API) assetRoutes() {
 		})
 	register(a, huma.Operation{OperationID: "import-assets", Method: http.MethodPost, Path: "/clients/{id}/assets/import", Summary: "Import assets from CSV (all rows or none)", Tags: tags, MaxBodyBytes: 32 << 20},
 		func(ctx context.Context, in *struct {
-			idPath
+			IDPath
 			RawBody []byte `contentType:"text/csv"`
 		}) (*body[patch.ImportResult], error) {
 			res, err := a.srv.ImportAssetsCSV(ctx, patch.ClientID(in.ID), bytes.NewReader(in.RawBody))

@@ -29,7 +29,7 @@ func (a *API) meRoutes() {
 		})
 }
 
-type idPath struct {
+type IDPath struct {
 	ID string `path:"id" maxLength:"64"`
 }
 
@@ -53,20 +53,20 @@ func (a *API) clientRoutes() {
 			return ok(c), err
 		})
 	register(a, huma.Operation{OperationID: "get-client", Method: http.MethodGet, Path: "/clients/{id}", Summary: "Get a client", Tags: tags},
-		func(ctx context.Context, in *idPath) (*body[*patch.Client], error) {
+		func(ctx context.Context, in *IDPath) (*body[*patch.Client], error) {
 			c, err := a.srv.Client(ctx, patch.ClientID(in.ID))
 			return ok(c), err
 		})
 	register(a, huma.Operation{OperationID: "update-client", Method: http.MethodPatch, Path: "/clients/{id}", Summary: "Change a client", Tags: tags},
 		func(ctx context.Context, in *struct {
-			idPath
+			IDPath
 			Body patch.ClientUpdate
 		}) (*body[*patch.Client], error) {
 			c, err := a.srv.UpdateClient(ctx, patch.ClientID(in.ID), in.Body)
 			return ok(c), err
 		})
 	register(a, huma.Operation{OperationID: "delete-client", Method: http.MethodDelete, Path: "/clients/{id}", Summary: "Delete a client without assets or users", Tags: tags, DefaultStatus: http.StatusNoContent},
-		func(ctx context.Context, in *idPath) (*empty, error) {
+		func(ctx context.Context, in *IDPath) (*empty, error) {
 			return nil, a.srv.DeleteClient(ctx, patch.ClientID(in.ID))
 		})
 }
@@ -91,20 +91,20 @@ func (a *API) siteRoutes() {
 			return ok(s), err
 		})
 	register(a, huma.Operation{OperationID: "get-site", Method: http.MethodGet, Path: "/sites/{id}", Summary: "Get a site", Tags: tags},
-		func(ctx context.Context, in *idPath) (*body[*patch.Site], error) {
+		func(ctx context.Context, in *IDPath) (*body[*patch.Site], error) {
 			s, err := a.srv.Site(ctx, patch.SiteID(in.ID))
 			return ok(s), err
 		})
 	register(a, huma.Operation{OperationID: "update-site", Method: http.MethodPatch, Path: "/sites/{id}", Summary: "Change a site", Tags: tags},
 		func(ctx context.Context, in *struct {
-			idPath
+			IDPath
 			Body patch.SiteUpdate
 		}) (*body[*patch.Site], error) {
 			s, err := a.srv.UpdateSite(ctx, patch.SiteID(in.ID), in.Body)
 			return ok(s), err
 		})
 	register(a, huma.Operation{OperationID: "delete-site", Method: http.MethodDelete, Path: "/sites/{id}", Summary: "Delete a site no asset uses", Tags: tags, DefaultStatus: http.StatusNoContent},
-		func(ctx context.Context, in *idPath) (*empty, error) {
+		func(ctx context.Context, in *IDPath) (*empty, error) {
 			return nil, a.srv.DeleteSite(ctx, patch.SiteID(in.ID))
 		})
 }
@@ -133,20 +133,20 @@ func (a *API) userRoutes() {
 			return ok(u), err
 		})
 	register(a, huma.Operation{OperationID: "get-user", Method: http.MethodGet, Path: "/users/{id}", Summary: "Get a user", Tags: tags},
-		func(ctx context.Context, in *idPath) (*body[*patch.User], error) {
+		func(ctx context.Context, in *IDPath) (*body[*patch.User], error) {
 			u, err := a.srv.User(ctx, patch.UserID(in.ID))
 			return ok(u), err
 		})
 	register(a, huma.Operation{OperationID: "update-user", Method: http.MethodPatch, Path: "/users/{id}", Summary: "Change a user; disabling or changing role revokes their tokens", Tags: tags},
 		func(ctx context.Context, in *struct {
-			idPath
+			IDPath
 			Body server.UserChange
 		}) (*body[*patch.User], error) {
 			u, err := a.srv.UpdateUser(ctx, patch.UserID(in.ID), in.Body)
 			return ok(u), err
 		})
 	register(a, huma.Operation{OperationID: "delete-user", Method: http.MethodDelete, Path: "/users/{id}", Summary: "Delete a user and their tokens", Tags: tags, DefaultStatus: http.StatusNoContent},
-		func(ctx context.Context, in *idPath) (*empty, error) {
+		func(ctx context.Context, in *IDPath) (*empty, error) {
 			return nil, a.srv.DeleteUser(ctx, patch.UserID(in.ID))
 		})
 }
@@ -176,7 +176,7 @@ func (a *API) tokenRoutes() {
 			return ok(t), err
 		})
 	register(a, huma.Operation{OperationID: "revoke-token", Method: http.MethodDelete, Path: "/tokens/{id}", Summary: "Revoke an API token", Tags: tags},
-		func(ctx context.Context, in *idPath) (*body[*patch.Token], error) {
+		func(ctx context.Context, in *IDPath) (*body[*patch.Token], error) {
 			t, err := a.srv.RevokeToken(ctx, patch.TokenID(in.ID))
 			return ok(t), err
 		})

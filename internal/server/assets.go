@@ -16,7 +16,7 @@ type AssetInput struct {
 	SiteID       patch.SiteID      `json:"site_id,omitempty"`
 	Hostname     string            `json:"hostname" minLength:"1" maxLength:"253"`
 	FQDN         string            `json:"fqdn,omitempty" maxLength:"253"`
-	OS           patch.OS          `json:"os"`
+	OS           OSInput           `json:"os"`
 	Role         patch.AssetRole   `json:"role" enum:"server,workstation,kiosk"`
 	Class        string            `json:"class,omitempty" doc:"Asset class key; defaults by role (server → server, workstation → workstation, kiosk → kiosk)"`
 	Owner        string            `json:"owner,omitempty" maxLength:"200"`
@@ -26,6 +26,17 @@ type AssetInput struct {
 	Ring         string            `json:"ring,omitempty"`
 	SerialNumber string            `json:"serial_number,omitempty"`
 	Discovered   bool              `json:"discovered,omitempty" doc:"True for a device seen on the network rather than entered by hand"`
+}
+
+// OSInput describes a hand-registered asset's operating system; only the
+// family is required.
+type OSInput struct {
+	Family  patch.OSFamily `json:"family" enum:"windows,macos,linux,other"`
+	Name    string         `json:"name,omitempty" maxLength:"200"`
+	Version string         `json:"version,omitempty" maxLength:"200"`
+	Build   string         `json:"build,omitempty" maxLength:"200"`
+	Kernel  string         `json:"kernel,omitempty" maxLength:"200"`
+	Arch    string         `json:"arch,omitempty" maxLength:"200"`
 }
 
 // DefaultClass returns the default asset class of a role.
@@ -50,7 +61,7 @@ func (s *Server) CreateAsset(ctx context.Context, in AssetInput) (*patch.Asset, 
 		SiteID:       in.SiteID,
 		Hostname:     in.Hostname,
 		FQDN:         in.FQDN,
-		OS:           in.OS,
+		OS:           patch.OS(in.OS),
 		Role:         in.Role,
 		Class:        in.Class,
 		Owner:        in.Owner,

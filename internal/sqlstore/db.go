@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/patchring/patchring/internal/patch"
@@ -45,6 +46,8 @@ type DB struct {
 	read, write *sql.DB
 	dialect     Dialect
 
+	closed atomic.Bool
+
 	// Now returns the current time; every transaction reads it once so
 	// that all rows written together carry the same timestamp.
 	Now func() time.Time
@@ -60,6 +63,7 @@ func (db *DB) Dialect() string { return db.dialect.Name }
 
 // Close closes the connection pools.
 func (db *DB) Close() error {
+	db.closed.Store(true)
 	err := db.write.Close()
 	if db.read != db.write {
 		err = errors.Join(err, db.read.Close())
@@ -87,7 +91,7 @@ func (db *DB) classify(err error) error {
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return err
 	}
-	if errors.Is(err, sql.ErrConnDone) || errors.Is(err, driver.ErrBadConn) {
+	if errors.Is(err, sql.ErrConnDone) || errors.Is(err, driver.ErrBadConn) || db.closed.Load() {
 		return patch.WrapError(err, patch.KindUnavailable, "The database is unavailable; try again shortly.")
 	}
 	return db.dialect.Classify(err)

@@ -111,7 +111,13 @@ func testAssetFilters(t *testing.T, open Opener) {
 	seen := func(d time.Duration) func(*patch.Asset) {
 		return func(a *patch.Asset) { a.LastSeen = clock.Now().Add(-d) }
 	}
-	srv := mk(f.a.ID, "srv-ehr", patchtest.Linux, patchtest.Tag("ephi", "yes"), seen(time.Hour), func(a *patch.Asset) { a.SiteID = f.sa.ID; a.Owner = "Dr Patel"; a.Ring = "canary"; a.Managed = true; a.Source = patch.SourceAgent })
+	srv := mk(f.a.ID, "srv-ehr", patchtest.Linux, patchtest.Tag("ephi", "yes"), seen(time.Hour), func(a *patch.Asset) {
+		a.SiteID = f.sa.ID
+		a.Owner = "Dr Patel"
+		a.Ring = "canary"
+		a.Managed = true
+		a.Source = patch.SourceAgent
+	})
 	ws := mk(f.a.ID, "ws-front", patchtest.Tag("ephi", "no"), seen(10*24*time.Hour), func(a *patch.Asset) { a.SerialNumber = "5CG1234XYZ"; a.Managed = true; a.Source = patch.SourceAgent })
 	mac := mk(f.a.ID, "mac-ceo", func(a *patch.Asset) {
 		a.OS = patch.OS{Family: patch.OSMacOS, Name: "macOS Sonoma", Version: "14.4.1"}

@@ -143,4 +143,3 @@ func testMSP(t *testing.T, open Opener) {
 	}
 	wantKind(t, db.SetMSP(patchtest.OwnerContext(t.Context(), "cli_x"), &patch.MSP{Name: "Evil"}), patch.KindForbidden)
 }
-

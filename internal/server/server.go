@@ -33,6 +33,9 @@ type Stores struct {
 	Tokens patch.TokenStore
 	Audit  patch.AuditStore
 	Ping   patch.Pinger
+	// Sessions and AssetCounts serve the web console.
+	Sessions    patch.SessionStore
+	AssetCounts patch.AssetCountStore
 }
 
 // Server runs Patchring's use cases.

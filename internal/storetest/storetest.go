@@ -38,6 +38,8 @@ func Run(t *testing.T, open Opener) {
 	t.Run("Findings", func(t *testing.T) { testFindings(t, open) })
 	t.Run("Evidence", func(t *testing.T) { testEvidence(t, open) })
 	t.Run("Keys", func(t *testing.T) { testKeys(t, open) })
+	t.Run("Sessions", func(t *testing.T) { testSessions(t, open) })
+	t.Run("AssetCounts", func(t *testing.T) { testAssetCounts(t, open) })
 }
 
 // wantKind fails the test unless err has kind k.

@@ -289,7 +289,7 @@ func testAssetCounts(t *testing.T, open Opener) {
 	for _, a := range []*patch.Asset{
 		patchtest.Asset(f.a.ID, "ws-1", seen(time.Hour, true)),
 		patchtest.Asset(f.a.ID, "ws-2", seen(10*24*time.Hour, true)), // stale
-		patchtest.Asset(f.a.ID, "ws-3", seen(-1, true)),               // never seen: stale
+		patchtest.Asset(f.a.ID, "ws-3", seen(-1, true)),              // never seen: stale
 		patchtest.Asset(f.a.ID, "printer", seen(30*24*time.Hour, false)),
 		patchtest.Asset(f.a.ID, "srv-1", patchtest.Linux, seen(time.Minute, true)),
 		patchtest.Asset(f.b.ID, "ws-b", seen(20*24*time.Hour, true)),

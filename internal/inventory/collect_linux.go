@@ -269,3 +269,8 @@ func (s linuxSource) reboot(ctx context.Context, h *Host, p *problems) {
 		h.RebootPending = boolPtr(len(reasons) > 0)
 	}
 }
+
+// dmiString cleans a sysfs or device-tree string (trailing newline or NUL).
+func dmiString(b []byte) string {
+	return strings.TrimSpace(strings.TrimRight(string(b), "\x00\n"))
+}

@@ -448,8 +448,3 @@ func chooseFQDN(hostname string, candidates ...string) string {
 	}
 	return ""
 }
-
-// dmiString cleans a sysfs or device-tree string (trailing newline or NUL).
-func dmiString(b []byte) string {
-	return strings.TrimSpace(strings.TrimRight(string(b), "\x00\n"))
-}

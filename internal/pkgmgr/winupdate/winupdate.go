@@ -32,8 +32,6 @@
 package winupdate
 
 import (
-	"errors"
-
 	"github.com/patchring/patchring/internal/pkgmgr"
 )
 
@@ -50,6 +48,3 @@ func (m *Manager) Source() pkgmgr.Source { return pkgmgr.SourceWindowsUpdate }
 // not hidden by an administrator, software (drivers are left to the
 // hardware vendor's tooling).
 const searchCriteria = "IsInstalled=0 and Type='Software' and IsHidden=0"
-
-// errNotWindows is returned by every WUA operation outside Windows.
-var errNotWindows = errors.New("the Windows Update Agent is available only on Windows")

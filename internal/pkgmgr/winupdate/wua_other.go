@@ -4,6 +4,7 @@ package winupdate
 
 import (
 	"context"
+	"errors"
 
 	"github.com/patchring/patchring/internal/pkgmgr"
 )
@@ -21,3 +22,6 @@ func (m *Manager) Install(ctx context.Context, req pkgmgr.InstallRequest) (pkgmg
 
 // RebootRequired fails outside Windows.
 func (m *Manager) RebootRequired(ctx context.Context) (bool, error) { return false, errNotWindows }
+
+// errNotWindows is returned by every WUA operation outside Windows.
+var errNotWindows = errors.New("the Windows Update Agent is available only on Windows")

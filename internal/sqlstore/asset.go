@@ -356,6 +356,12 @@ var assetDependents = []string{
 	`DELETE FROM findings WHERE asset_id = $1`,
 	`DELETE FROM scan_status WHERE asset_id = $1`,
 	`DELETE FROM asset_tags WHERE asset_id = $1`,
+	`DELETE FROM agent_jobs WHERE asset_id = $1`,
+	`DELETE FROM agent_results WHERE asset_id = $1`,
+	`DELETE FROM installed_software WHERE asset_id = $1`,
+	`DELETE FROM asset_inventory WHERE asset_id = $1`,
+	`DELETE FROM asset_identities WHERE asset_id = $1`,
+	`DELETE FROM agents WHERE asset_id = $1`,
 	`DELETE FROM assets WHERE id = $1`,
 }
 

@@ -105,11 +105,21 @@ type openFinding struct {
 func (db *DB) RecordScan(ctx context.Context, s patch.ScanResult) (patch.ScanOutcome, error) {
 	var out patch.ScanOutcome
 	err := db.inTx(ctx, func(tx *Tx) error {
-		out = patch.ScanOutcome{}
 		asset, err := tx.assetForUpdate(ctx, s.AssetID)
 		if err != nil {
 			return err
 		}
+		out, err = tx.recordScan(ctx, asset, s)
+		return err
+	})
+	return out, err
+}
+
+// recordScan applies one scan to the findings of an asset the transaction
+// has loaded (and locked). RecordScan and agent check-ins share it.
+func (tx *Tx) recordScan(ctx context.Context, asset *patch.Asset, s patch.ScanResult) (patch.ScanOutcome, error) {
+	out := patch.ScanOutcome{}
+	err := func() error {
 		at := s.At.UTC().Truncate(1e6)
 		if at.IsZero() {
 			at = tx.now
@@ -208,7 +218,7 @@ func (db *DB) RecordScan(ctx context.Context, s patch.ScanResult) (patch.ScanOut
 			return err
 		}
 		return tx.recordScanStatus(ctx, asset, at, s)
-	})
+	}()
 	return out, err
 }
 

@@ -49,7 +49,7 @@ type ClockInput struct {
 //   - the clock runs from Anchor, except while an exception pauses it;
 //   - DueAt = Anchor + Deadline + paused time (with a pause in progress
 //     counted to its scheduled end);
-//   - an open finding is paused while covered, breached at or after DueAt,
+//   - an open finding is paused while covered, breached after DueAt,
 //     due soon when at most DueSoonPct % of the deadline is left, else on
 //     track;
 //   - a verified finding met its SLA if it was verified at or before
@@ -91,7 +91,7 @@ func RunClock(in ClockInput) Clock {
 		c.Status = ""
 	case covering:
 		c.Status = patch.SLAPaused
-	case !in.Now.Before(c.DueAt):
+	case in.Now.After(c.DueAt):
 		c.Status = patch.SLABreached
 	case c.DueAt.Sub(in.Now) <= in.Deadline*time.Duration(in.DueSoonPct)/100:
 		c.Status = patch.SLADueSoon

@@ -248,6 +248,11 @@ func (db *DB) DeleteClient(ctx context.Context, id patch.ClientID) error {
 		for _, q := range []string{
 			`DELETE FROM api_tokens WHERE client_id = $1`,
 			`DELETE FROM enrollment_secrets WHERE client_id = $1`,
+			`DELETE FROM alerts WHERE client_id = $1`,
+			`DELETE FROM exceptions WHERE client_id = $1`,
+			`DELETE FROM tier_overrides WHERE client_id = $1`,
+			`DELETE FROM update_decisions WHERE client_id = $1`,
+			`DELETE FROM policies WHERE client_id = $1`,
 			`DELETE FROM sites WHERE client_id = $1`,
 			`DELETE FROM clients WHERE id = $1`,
 		} {

@@ -38,6 +38,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("Findings", func(t *testing.T) { testFindings(t, open) })
 	t.Run("Evidence", func(t *testing.T) { testEvidence(t, open) })
 	t.Run("Keys", func(t *testing.T) { testKeys(t, open) })
+	t.Run("Policy", func(t *testing.T) { testPolicy(t, open) })
 	t.Run("EnrollmentSecrets", func(t *testing.T) { testEnrollmentSecrets(t, open) })
 	t.Run("Enroll", func(t *testing.T) { testEnroll(t, open) })
 	t.Run("Agents", func(t *testing.T) { testAgents(t, open) })

@@ -127,8 +127,17 @@ type FindingEvaluation struct {
 	Events []EvidenceEvent
 }
 
-// EvaluationStore writes SLA evaluations.
+// EvaluationStore reads the findings the SLA evaluator must look at and
+// writes its results.
 type EvaluationStore interface {
+	// FindingsToEvaluate returns a page of a client's findings whose policy
+	// fields may still change, with their catalog entries: open findings,
+	// and resolved ones not evaluated since they were resolved. Pages are
+	// in ID order after the given ID (empty for the first); asset, when
+	// set, narrows to one asset. A client out of scope has none. (Resolved
+	// findings drop out once evaluated: they then carry met, met_late or no
+	// status.)
+	FindingsToEvaluate(ctx context.Context, client ClientID, asset *AssetID, after FindingID, limit int) ([]*Finding, error)
 	// SaveEvaluations writes the policy fields and EvaluatedAt of findings
 	// in scope, in one transaction, skipping findings that are gone or no
 	// longer in the evaluated state. Evaluations are derived data and are

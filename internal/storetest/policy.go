@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"reflect"
@@ -283,6 +284,47 @@ func testPolicy(t *testing.T, open Opener) {
 		must(t, err)
 		if n != 0 {
 			t.Errorf("client owner of B evaluated %d findings of A", n)
+		}
+
+		// What the evaluator must look at: open findings, paged by id.
+		toEval := func(ctx context.Context, asset *patch.AssetID) []*patch.Finding {
+			t.Helper()
+			var all []*patch.Finding
+			var after patch.FindingID
+			for {
+				page, err := f.db.FindingsToEvaluate(ctx, f.a.ID, asset, after, 1)
+				must(t, err)
+				if len(page) == 0 {
+					return all
+				}
+				if page[0].Update == nil {
+					t.Fatalf("finding %s without its update", page[0].ID)
+				}
+				all = append(all, page...)
+				after = page[len(page)-1].ID
+			}
+		}
+		if got := toEval(f.admin, nil); len(got) != 4 {
+			t.Errorf("findings to evaluate = %d, want the 4 open ones of A", len(got))
+		}
+		if got := toEval(f.ownB, nil); len(got) != 0 {
+			t.Errorf("client owner of B gets %d findings of A to evaluate", len(got))
+		}
+		// Resolved findings still carrying an open status (or never
+		// evaluated) are included until they are evaluated as resolved.
+		_, err = f.db.RecordScan(f.admin, patch.ScanResult{AssetID: srv.ID, At: time.Now(), Sources: []patch.UpdateSource{"apt"}})
+		must(t, err)
+		resolved := toEval(f.admin, &srv.ID)
+		if len(resolved) != 2 || resolved[0].State != patch.FindingResolved || resolved[1].State != patch.FindingResolved {
+			t.Fatalf("after resolving srv-1: %d findings", len(resolved))
+		}
+		_, err = f.db.SaveEvaluations(f.admin, []patch.FindingEvaluation{
+			{FindingID: fs[0].ID, State: patch.FindingResolved, Tier: "high", SLAStatus: patch.SLAMet, DueAt: due},
+			{FindingID: fs[1].ID, State: patch.FindingResolved, Tier: "high", SLAStatus: patch.SLAMetLate, DueAt: due},
+		})
+		must(t, err)
+		if got := toEval(f.admin, &srv.ID); len(got) != 0 {
+			t.Errorf("after evaluating the resolved finding: %+v", got)
 		}
 	})
 

@@ -123,7 +123,9 @@ func newApp(ctx context.Context, f *serveFlags, logger *slog.Logger) (*app, erro
 	}
 	a.srv = server.New(server.Stores{
 		MSP: db, Clients: db, Sites: db, Assets: db, Users: db, Tokens: db, Audit: db, Ping: db,
+		Findings: db, Policies: db, Decisions: db, Exceptions: db, Evaluations: db, Alerts: db,
 	}, server.Options{Logger: logger})
+	a.loops = append(a.loops, a.srv.RunSLAEvaluator)
 
 	a.registry = prometheus.NewRegistry()
 	a.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

@@ -111,6 +111,7 @@ func (a *API) routes() {
 	a.userRoutes()
 	a.tokenRoutes()
 	a.auditRoutes()
+	a.policyRoutes()
 }
 
 // register adds an operation whose handler errors are translated into API

@@ -20,12 +20,12 @@ import (
 type ExceptionInput struct {
 	ClientID  patch.ClientID              `json:"client_id"`
 	Lane      patch.ExceptionLane         `json:"lane,omitempty" enum:"standard,legacy" doc:"legacy: an isolated lane for assets that cannot take updates; defaults to standard"`
-	Scope     patch.ExceptionScope        `json:"scope"`
-	Reason    string                      `json:"reason" maxLength:"4000"`
-	TicketRef string                      `json:"ticket_ref" maxLength:"200" doc:"The support ticket the exception was agreed in"`
+	Scope     patch.ExceptionScope        `json:"scope,omitzero" doc:"Required: one asset selector and one update selector"`
+	Reason    string                      `json:"reason,omitempty" maxLength:"4000" doc:"Required"`
+	TicketRef string                      `json:"ticket_ref,omitempty" maxLength:"200" doc:"Required: the support ticket the exception was agreed in"`
 	Controls  []patch.CompensatingControl `json:"controls,omitempty"`
 	StartsAt  time.Time                   `json:"starts_at,omitzero" doc:"When it takes effect once signed off; default at sign-off"`
-	ExpiresAt time.Time                   `json:"expires_at" doc:"Hard expiry, at most the policy's maximum away"`
+	ExpiresAt time.Time                   `json:"expires_at,omitzero" doc:"Required: the hard expiry, at most the policy's maximum away"`
 }
 
 // RequestException files an exception request. The client owner must sign

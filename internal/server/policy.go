@@ -316,7 +316,7 @@ func (s *Server) Decisions(ctx context.Context, f patch.DecisionFilter) ([]*patc
 type TierOverrideInput struct {
 	Tier      string `json:"tier,omitempty" maxLength:"40" doc:"Tier key; empty keeps the mapped tier"`
 	Emergency *bool  `json:"emergency,omitempty" doc:"Set or clear the emergency flag regardless of the emergency rule"`
-	Reason    string `json:"reason" maxLength:"2000"`
+	Reason    string `json:"reason,omitempty" maxLength:"2000" doc:"Required"`
 }
 
 // SetTierOverride overrides an update's tier (and emergency flag) for a

@@ -36,6 +36,15 @@ type Stores struct {
 	// Sessions and AssetCounts serve the web console.
 	Sessions    patch.SessionStore
 	AssetCounts patch.AssetCountStore
+	Findings    patch.FindingStore
+	// Patch policy (policy.go, exceptions.go, evaluate.go). Deployments
+	// is optional: the rollout engine's facts for "why not patched".
+	Policies    patch.PolicyStore
+	Decisions   patch.DecisionStore
+	Exceptions  patch.ExceptionStore
+	Evaluations patch.EvaluationStore
+	Alerts      patch.AlertStore
+	Deployments DeploymentFacts
 }
 
 // Server runs Patchring's use cases.
@@ -43,6 +52,8 @@ type Server struct {
 	st     Stores
 	now    func() time.Time
 	logger *slog.Logger
+	// slaInterval is how often RunSLAEvaluator runs (evaluate.go).
+	slaInterval time.Duration
 }
 
 // Options configure a Server.
@@ -50,11 +61,14 @@ type Options struct {
 	// Now is the clock; time.Now when nil.
 	Now    func() time.Time
 	Logger *slog.Logger
+	// SLAInterval is how often the SLA evaluator runs; DefaultSLAInterval
+	// when zero.
+	SLAInterval time.Duration
 }
 
 // New returns a server over the given stores.
 func New(st Stores, opts Options) *Server {
-	s := &Server{st: st, now: opts.Now, logger: opts.Logger}
+	s := &Server{st: st, now: opts.Now, logger: opts.Logger, slaInterval: opts.SLAInterval}
 	if s.now == nil {
 		s.now = time.Now
 	}

@@ -148,9 +148,9 @@ func TestSummarize(t *testing.T) {
 		// 2 installed, 1 missing: 2/3; strict adds the excepted and the emergency: 2/5.
 		"ast_srv1": {true, 66.67, 40, patch.FindingCounts{Installed: 2, Missing: 1, Excepted: 1, EmergencyMissing: 1}, ""},
 		// 3 installed, nothing missing: 100; strict adds the unapproved one: 3/4.
-		"ast_ws1": {true, 100, 75, patch.FindingCounts{Installed: 3, EmergencyInstalled: 1, NotApproved: 1}, ""},
-		"ast_ws2": {true, 50, 50, patch.FindingCounts{Installed: 1, Missing: 1, NotEvaluated: 1}, "stale_scan"},
-		"ast_ws3": {false, 0, 0, patch.FindingCounts{}, "never_scanned"},
+		"ast_ws1":  {true, 100, 75, patch.FindingCounts{Installed: 3, EmergencyInstalled: 1, NotApproved: 1}, ""},
+		"ast_ws2":  {true, 50, 50, patch.FindingCounts{Installed: 1, Missing: 1, NotEvaluated: 1}, "stale_scan"},
+		"ast_ws3":  {false, 0, 0, patch.FindingCounts{}, "never_scanned"},
 		"ast_prn1": {false, 0, 0, patch.FindingCounts{}, "unmanaged,unsupported_os"},
 		"ast_srv2": {true, 0, 0, patch.FindingCounts{Missing: 1}, "unsupported_os"},
 	}
@@ -187,7 +187,9 @@ func TestRollup(t *testing.T) {
 		got[r.GroupKey()] = groupRow{r.RatingPct, r.StrictPct, r.TargetPct, r.Met, r.Assets, r.Rated, r.Compliant, r.Findings}
 		gaps[r.GroupKey()] = r.Gaps
 	}
-	k := func(d compliance.Dim, key string) compliance.GroupKey { return compliance.GroupKey{Client: client, Dim: d, Key: key} }
+	k := func(d compliance.Dim, key string) compliance.GroupKey {
+		return compliance.GroupKey{Client: client, Dim: d, Key: key}
+	}
 	allCounts := patch.FindingCounts{Installed: 6, Missing: 3, Excepted: 1, EmergencyMissing: 1, EmergencyInstalled: 1, NotApproved: 1, NotEvaluated: 1}
 	want := map[compliance.GroupKey]groupRow{
 		// (66.67 + 100 + 50 + 0) / 4; targets (95 + 92 + 92 + 95) / 4.

@@ -103,6 +103,7 @@ Exit codes: 0 success, 1 runtime error, 2 usage error.`,
 		newAPICmd(io),
 		newClientsCmd(io),
 		newAssetsCmd(io),
+		newAgentCmd(io),
 	)
 	walk(root, func(c *cobra.Command) {
 		c.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })

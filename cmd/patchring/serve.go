@@ -123,8 +123,13 @@ func newApp(ctx context.Context, f *serveFlags, logger *slog.Logger) (*app, erro
 	}
 	a.srv = server.New(server.Stores{
 		MSP: db, Clients: db, Sites: db, Assets: db, Users: db, Tokens: db, Audit: db, Ping: db,
-		Findings: db, Policies: db, Decisions: db, Exceptions: db, Evaluations: db, Alerts: db,
-	}, server.Options{Logger: logger})
+		Enrollment: db, Agents: db, Inventory: db, AgentJobs: db, Findings: db, Keys: db,
+		Policies: db, Decisions: db, Exceptions: db, Evaluations: db, Alerts: db,
+	}, server.Options{Logger: logger, Agents: server.AgentOptions{PublicURL: f.agentURL()}})
+	if err := a.srv.EnsureCommandKey(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
 	a.loops = append(a.loops, a.srv.RunSLAEvaluator)
 
 	a.registry = prometheus.NewRegistry()
@@ -134,6 +139,8 @@ func newApp(ctx context.Context, f *serveFlags, logger *slog.Logger) (*app, erro
 
 	mux := http.NewServeMux()
 	mux.Handle(httpapi.Prefix+"/", api.Handler())
+	mux.Handle("/agent/", httpapi.NewAgentProtocol(a.srv, httpapi.AgentProtocolOptions{Logger: logger, Metrics: httpapi.NewAgentMetrics(a.registry)}).Handler())
+	a.loops = append(a.loops, a.srv.RunAgentMaintenance)
 	httpapi.MountOps(mux, a.srv, a.registry)
 	a.handler = httpapi.Middleware(logger, metrics, mux)
 	return a, nil

@@ -111,6 +111,7 @@ func (a *API) routes() {
 	a.userRoutes()
 	a.tokenRoutes()
 	a.auditRoutes()
+	a.enrollmentRoutes()
 	a.policyRoutes()
 }
 

@@ -36,7 +36,13 @@ type Stores struct {
 	// Sessions and AssetCounts serve the web console.
 	Sessions    patch.SessionStore
 	AssetCounts patch.AssetCountStore
-	Findings    patch.FindingStore
+	// Agent protocol and what agents report (agents.go).
+	Enrollment patch.EnrollmentStore
+	Agents     patch.AgentStore
+	Inventory  patch.InventoryStore
+	AgentJobs  patch.AgentJobStore
+	Findings   patch.FindingStore
+	Keys       patch.KeyStore
 	// Patch policy (policy.go, exceptions.go, evaluate.go). Deployments
 	// is optional: the rollout engine's facts for "why not patched".
 	Policies    patch.PolicyStore
@@ -52,6 +58,9 @@ type Server struct {
 	st     Stores
 	now    func() time.Time
 	logger *slog.Logger
+	// agentOpts and agents serve the agent protocol (agents.go).
+	agentOpts AgentOptions
+	agents    agentState
 	// slaInterval is how often RunSLAEvaluator runs (evaluate.go).
 	slaInterval time.Duration
 }
@@ -61,6 +70,8 @@ type Options struct {
 	// Now is the clock; time.Now when nil.
 	Now    func() time.Time
 	Logger *slog.Logger
+	// Agents configures the agent protocol.
+	Agents AgentOptions
 	// SLAInterval is how often the SLA evaluator runs; DefaultSLAInterval
 	// when zero.
 	SLAInterval time.Duration
@@ -68,7 +79,7 @@ type Options struct {
 
 // New returns a server over the given stores.
 func New(st Stores, opts Options) *Server {
-	s := &Server{st: st, now: opts.Now, logger: opts.Logger, slaInterval: opts.SLAInterval}
+	s := &Server{st: st, now: opts.Now, logger: opts.Logger, agentOpts: opts.Agents, slaInterval: opts.SLAInterval}
 	if s.now == nil {
 		s.now = time.Now
 	}

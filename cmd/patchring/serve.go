@@ -16,6 +16,7 @@ import (
 	"github.com/patchring/patchring/internal/server"
 	"github.com/patchring/patchring/internal/sqlstore"
 	"github.com/patchring/patchring/internal/version"
+	"github.com/patchring/patchring/internal/web"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
@@ -123,6 +124,7 @@ func newApp(ctx context.Context, f *serveFlags, logger *slog.Logger) (*app, erro
 	}
 	a.srv = server.New(server.Stores{
 		MSP: db, Clients: db, Sites: db, Assets: db, Users: db, Tokens: db, Audit: db, Ping: db,
+		Sessions: db, AssetCounts: db,
 		Enrollment: db, Agents: db, Inventory: db, AgentJobs: db, Findings: db, Keys: db,
 		Policies: db, Decisions: db, Exceptions: db, Evaluations: db, Alerts: db,
 	}, server.Options{Logger: logger, Agents: server.AgentOptions{PublicURL: f.agentURL()}})
@@ -142,6 +144,15 @@ func newApp(ctx context.Context, f *serveFlags, logger *slog.Logger) (*app, erro
 	mux.Handle("/agent/", httpapi.NewAgentProtocol(a.srv, httpapi.AgentProtocolOptions{Logger: logger, Metrics: httpapi.NewAgentMetrics(a.registry)}).Handler())
 	a.loops = append(a.loops, a.srv.RunAgentMaintenance)
 	httpapi.MountOps(mux, a.srv, a.registry)
+	// The console has its own mux (cookies, CSRF, CSP); it answers every
+	// path the API, agent and ops routes above do not.
+	console, err := web.New(a.srv, web.Options{Logger: logger, Version: version.String(),
+		Secure: f.tlsCert != "" || strings.HasPrefix(f.publicURL, "https://")})
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	mux.Handle("/", console.Handler())
 	a.handler = httpapi.Middleware(logger, metrics, mux)
 	return a, nil
 }

@@ -190,6 +190,9 @@ func (a *app) serve(ctx context.Context, ready func(addr string)) error {
 		a.logger.Warn("serving plain HTTP on a non-loopback address; put Patchring behind TLS (--tls-cert/--tls-key or a reverse proxy) before agents or browsers connect over a network")
 	}
 	addr := ln.Addr().String()
+	if a.flags.publicURL == "" && strings.HasSuffix(a.flags.listen, ":0") {
+		a.srv.SetPublicURL(scheme + "://" + addr) // the port is known only now
+	}
 	a.logger.Info("patchring serving", "url", scheme+"://"+addr, "version", version.String(), "db", a.flags.store.describe())
 	if ready != nil {
 		ready(scheme + "://" + addr)

@@ -83,6 +83,26 @@ type agentState struct {
 	key     *commandKey
 	fleet   int
 	fleetAt time.Time
+	// publicURL overrides AgentOptions.PublicURL once the listening
+	// address is known (see SetPublicURL).
+	publicURL string
+}
+
+// SetPublicURL sets the URL agents are told to use, for servers whose
+// address is known only once they listen (port 0).
+func (s *Server) SetPublicURL(u string) {
+	s.agents.mu.Lock()
+	defer s.agents.mu.Unlock()
+	s.agents.publicURL = u
+}
+
+func (s *Server) publicURL() string {
+	s.agents.mu.Lock()
+	defer s.agents.mu.Unlock()
+	if s.agents.publicURL != "" {
+		return s.agents.publicURL
+	}
+	return s.agentOpts.PublicURL
 }
 
 // commandKey is the server's current job-signing key.
@@ -592,7 +612,7 @@ func (s *Server) CreateEnrollmentSecret(ctx context.Context, in EnrollmentSecret
 // installCommands returns the two commands that enroll a machine and make
 // the agent a service.
 func (s *Server) installCommands(secret string) InstallCommands {
-	url := strings.TrimRight(s.agentOpts.PublicURL, "/")
+	url := strings.TrimRight(s.publicURL(), "/")
 	if url == "" {
 		url = "https://patchring.example.com"
 	}

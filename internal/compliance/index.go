@@ -3,7 +3,10 @@ package compliance
 import (
 	"cmp"
 	"math"
+	"runtime"
 	"slices"
+	"sync"
+	"time"
 
 	"github.com/patchring/patchring/internal/patch"
 )
@@ -414,4 +417,30 @@ func (s *Summary) View() AssetRating {
 		v.RatingPct, v.StrictPct = pctPtr(s.Rating), pctPtr(s.Strict)
 	}
 	return v
+}
+
+// Recompute rates every asset at instant at and returns a fresh index.
+// Summaries are computed on all processors (they are independent); the
+// sums are then added up in one pass.
+func Recompute(as []*Asset, at time.Time, o Options) *Index {
+	ss := make([]Summary, len(as))
+	workers := min(runtime.GOMAXPROCS(0), max(len(as)/1000, 1))
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := w; i < len(as); i += workers {
+				ss[i] = Summarize(as[i], at, o)
+			}
+		})
+	}
+	wg.Wait()
+	ix := &Index{assets: make(map[patch.AssetID]*Summary, len(as)), groups: map[GroupKey]*agg{}, tiers: map[tierKey]*tierAgg{}}
+	for i := range ss {
+		if old, ok := ix.assets[ss[i].Asset]; ok { // the same asset twice: the last one wins, as with Put
+			ix.apply(old, -1)
+		}
+		ix.assets[ss[i].Asset] = &ss[i]
+		ix.apply(&ss[i], 1)
+	}
+	return ix
 }

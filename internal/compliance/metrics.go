@@ -315,7 +315,7 @@ func AgeExceptions(xs []*patch.Exception, p Period, now time.Time) ExceptionAgin
 			if x.ExpiresAt.Sub(now) <= ExpiringSoon {
 				out.ExpiringSoon++
 			}
-		case x.State == patch.ExceptionRequested && now.Before(x.ExpiresAt):
+		case x.State == patch.ExceptionRequested && !x.RequestedAt.After(now) && now.Before(x.ExpiresAt):
 			a.OpenDays = int(now.Sub(x.RequestedAt) / day)
 			out.AwaitingSignOff++
 		case expired:

@@ -83,27 +83,43 @@ func (c Category) MarshalText() ([]byte, error) { return []byte(c.String()), nil
 
 // Classify says how the rating treats f at instant at.
 func Classify(f *Finding, at time.Time, o Options) Category {
-	if f.FirstSeen.After(at) {
+	return newClassifier(at, o).classify(f)
+}
+
+// classifier holds what classifying at one instant needs, computed once
+// per asset rather than once per finding.
+type classifier struct {
+	at, from time.Time // the instant and the start of its window
+	grace    time.Duration
+}
+
+func newClassifier(at time.Time, o Options) classifier {
+	return classifier{at: at, from: at.Add(-o.Window), grace: o.Grace}
+}
+
+func (c classifier) classify(f *Finding) Category {
+	if f.FirstSeen.After(c.at) {
 		return NotFound
 	}
-	resolvedBy := f.State == patch.FindingResolved && !f.ResolvedAt.After(at)
-	if resolvedBy && f.Resolution != patch.ResolvedVerified {
+	installed := f.State == patch.FindingResolved && !f.ResolvedAt.After(c.at)
+	if installed && f.Resolution != patch.ResolvedVerified {
 		return Replaced
 	}
-	installed := resolvedBy
 	if f.DueAt.IsZero() {
 		if installed {
 			return NotDue
 		}
 		return NotEvaluated
 	}
-	due := f.DueAt.Add(o.Grace)
-	if due.After(at) {
+	due := f.DueAt
+	if c.grace != 0 {
+		due = due.Add(c.grace)
+	}
+	if due.After(c.at) {
 		return NotDue
 	}
 	if installed {
-		from := at.Add(-o.Window)
-		if due.After(from) || f.ResolvedAt.After(from) {
+		if due.After(c.from) || f.ResolvedAt.After(c.from) {
 			return Installed
 		}
 		return History
@@ -257,9 +273,11 @@ func Summarize(a *Asset, at time.Time, o Options) Summary {
 	if !s.Rated {
 		return s
 	}
+	cl := newClassifier(at, o)
+	s.Tiers = make([]TierCounts, 0, 4)
 	for i := range a.Findings {
 		f := &a.Findings[i]
-		cat := Classify(f, at, o)
+		cat := cl.classify(f)
 		if cat < Installed {
 			continue
 		}

@@ -131,8 +131,14 @@ func ParsePrivateKey(s string) (*PrivateKey, error) {
 	if err != nil {
 		return nil, fmt.Errorf("parse private key: %w", err)
 	}
-	i := strings.LastIndexByte(s, '+')
-	raw, _ := base64.StdEncoding.DecodeString(s[i+1:]) // checked by NewSigner
+	// "PRIVATE+KEY+<name>+<hash>+<base64>": the key data is the fifth
+	// field. Standard base64 may itself contain '+', so split from the
+	// left (the name has no '+').
+	parts := strings.SplitN(s, "+", 5)
+	raw, err := base64.StdEncoding.DecodeString(parts[len(parts)-1]) // checked by NewSigner
+	if err != nil || len(raw) != 1+ed25519.SeedSize {
+		return nil, fmt.Errorf("parse private key: malformed key data")
+	}
 	pub := ed25519.NewKeyFromSeed(raw[1:]).Public().(ed25519.PublicKey)
 	vkey, err := note.NewEd25519VerifierKey(signer.Name(), pub)
 	if err != nil {

@@ -51,6 +51,11 @@ type Stores struct {
 	Evaluations patch.EvaluationStore
 	Alerts      patch.AlertStore
 	Deployments DeploymentFacts
+	// Evidence service and reports (evidence.go, bundle.go, reports.go).
+	Evidence     EvidenceLog
+	Checkpoints  patch.CheckpointStore
+	EvidenceKeys patch.EvidenceKeyStore
+	Reports      patch.ReportStore
 }
 
 // Server runs Patchring's use cases.
@@ -63,6 +68,8 @@ type Server struct {
 	agents    agentState
 	// slaInterval is how often RunSLAEvaluator runs (evaluate.go).
 	slaInterval time.Duration
+	// evidence configures the evidence service and reports (evidence.go).
+	evidence EvidenceOptions
 }
 
 // Options configure a Server.
@@ -75,11 +82,14 @@ type Options struct {
 	// SLAInterval is how often the SLA evaluator runs; DefaultSLAInterval
 	// when zero.
 	SLAInterval time.Duration
+	// Evidence configures the evidence service and reports.
+	Evidence EvidenceOptions
 }
 
 // New returns a server over the given stores.
 func New(st Stores, opts Options) *Server {
 	s := &Server{st: st, now: opts.Now, logger: opts.Logger, agentOpts: opts.Agents, slaInterval: opts.SLAInterval}
+	s.evidence = opts.Evidence
 	if s.now == nil {
 		s.now = time.Now
 	}

@@ -103,6 +103,10 @@ Exit codes: 0 success, 1 runtime error, 2 usage error.`,
 		newAPICmd(io),
 		newClientsCmd(io),
 		newAssetsCmd(io),
+		newPolicyCmd(io),
+		newFindingsCmd(io),
+		newExceptionsCmd(io),
+		newApprovalsCmd(io),
 		newAgentCmd(io),
 	)
 	walk(root, func(c *cobra.Command) {

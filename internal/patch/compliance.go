@@ -207,12 +207,15 @@ type MonitorStore interface {
 	FindMonitorStates(ctx context.Context, f MonitorFilter) ([]*MonitorState, int, error)
 	FindMonitorEvents(ctx context.Context, f MonitorEventFilter) ([]*MonitorEvent, int, error)
 	// SaveMonitors stores the new states of one asset's monitors with
-	// their events and alert actions in one transaction. A state whose
-	// Version is not the stored one (another evaluation saved first) gives
-	// KindConflict and nothing is written; the asset must be in scope.
-	// Monitor states are derived data and not audited; their events are
-	// their history.
-	SaveMonitors(ctx context.Context, asset AssetID, changes []MonitorChange) error
+	// their events and alert actions in one transaction, and returns the
+	// stored states (new Version, AlertID of the open alert). A state
+	// whose Version is not the stored one (another evaluation saved
+	// first) gives KindConflict and nothing is written; the asset must be
+	// in scope. Monitor states are derived data and not audited; their
+	// events are their history, and their alerts are recorded in the
+	// alerts table (raising an alert that is open already changes
+	// nothing).
+	SaveMonitors(ctx context.Context, asset AssetID, changes []MonitorChange) ([]*MonitorState, error)
 }
 
 // OSBaseline is a client's minimum OS build or feature release for one OS

@@ -362,6 +362,8 @@ var assetDependents = []string{
 	`DELETE FROM asset_inventory WHERE asset_id = $1`,
 	`DELETE FROM asset_identities WHERE asset_id = $1`,
 	`DELETE FROM agents WHERE asset_id = $1`,
+	`DELETE FROM monitor_states WHERE asset_id = $1`,
+	`DELETE FROM monitor_events WHERE asset_id = $1`,
 	`DELETE FROM assets WHERE id = $1`,
 }
 

@@ -253,6 +253,10 @@ func (db *DB) DeleteClient(ctx context.Context, id patch.ClientID) error {
 			`DELETE FROM tier_overrides WHERE client_id = $1`,
 			`DELETE FROM update_decisions WHERE client_id = $1`,
 			`DELETE FROM policies WHERE client_id = $1`,
+			`DELETE FROM os_baselines WHERE client_id = $1`,
+			`DELETE FROM compliance_snapshots WHERE client_id = $1`,
+			`DELETE FROM compliance_asset_days WHERE client_id = $1`,
+			`DELETE FROM monitor_events WHERE client_id = $1`,
 			`DELETE FROM sites WHERE client_id = $1`,
 			`DELETE FROM clients WHERE id = $1`,
 		} {

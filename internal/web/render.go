@@ -148,6 +148,7 @@ func (c *Console) funcs() template.FuncMap {
 		"plural":    plural,
 		"num":       formatInt,
 		"field":     field,
+		"choice":    choice,
 		"deref":     func(s *string) string { return deref(s) },
 		"hasPrefix": strings.HasPrefix,
 		"badge":     newBadge,
@@ -343,6 +344,31 @@ func (f *Form) setError(err error, inputs ...string) bool {
 	}
 	f.Error = msg
 	return true
+}
+
+// SelectView is one labelled select for the "select" partial.
+type SelectView struct {
+	ID       string
+	Name     string
+	Label    string
+	Options  []Option
+	Error    string
+	Required bool
+	Hint     string
+}
+
+// choice builds a SelectView from a form, selecting the submitted value:
+// {{template "select" (choice .Form "role" "Role" .Roles "required")}}.
+// Extra arguments are as for field ("required", "hint=…", "id=PREFIX").
+func choice(f Form, name, label string, opts []Option, extra ...string) SelectView {
+	fv := field(f, name, label, "select", extra...)
+	v := SelectView{ID: fv.ID, Name: name, Label: label, Error: fv.Error, Required: fv.Required, Hint: fv.Hint}
+	cur := f.Get(name)
+	for _, o := range opts {
+		o.Selected = o.Value == cur
+		v.Options = append(v.Options, o)
+	}
+	return v
 }
 
 // FieldView is one labelled input for the "field" partial.

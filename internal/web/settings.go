@@ -89,7 +89,7 @@ func (c *Console) loadSettings(ctx context.Context, s *session, p *SettingsPage)
 		return err
 	}
 	if p.ManageUsers {
-		p.TokenRoles = p.Roles
+		p.TokenRoles = append([]Option{{Value: "", Label: "My own role"}}, p.Roles...)
 	}
 	tokens, _, err := c.srv.Tokens(ctx, patch.TokenFilter{Limit: patch.MaxLimit})
 	if err != nil && patch.ErrorKind(err) != patch.KindForbidden {

@@ -343,3 +343,55 @@ func must(t testing.TB, err error) {
 		t.Fatal(err)
 	}
 }
+
+// FuzzPolicyYAML feeds the policy file parser and the line locator
+// arbitrary input: they must never panic, and every error they report for
+// a file carries a line when the decoder gave one.
+func FuzzPolicyYAML(f *testing.F) {
+	seed, _ := policyYAML(&patch.Policy{ClientID: "cli_x", Tiers: []patch.Tier{{Key: "critical", Name: "Critical", Levels: []patch.Level{"critical"}}},
+		SLA: patch.SLA{Anchor: "first_seen", DueSoonPct: 25, Matrix: []patch.SLACell{{Class: "server", Tier: "critical", Deadline: "24h", Windows: []string{"nightly"}}}}})
+	f.Add(seed, "sla.matrix[0].windows[0]")
+	f.Add([]byte("client_id: [\n"), "")
+	f.Add([]byte("- a\n- b\n"), "tiers[3]")
+	f.Add([]byte("tiers: {key: x}\nsla: 7\n"), "sla.matrix[0].deadline")
+	f.Add([]byte("version: x\nfoo: 1\n"), "version")
+	f.Fuzz(func(t *testing.T, src []byte, path string) {
+		p, root, err := parsePolicyYAML(src)
+		if err != nil {
+			if fileError("f.yaml", err).Error() == "" {
+				t.Fatal("empty error")
+			}
+			return
+		}
+		if p == nil || root == nil {
+			t.Fatal("no policy and no error")
+		}
+		if l := lineOf(root, path); l < 0 || l > strings.Count(string(src), "\n")+1 {
+			t.Fatalf("lineOf(%q) = %d outside the file", path, l)
+		}
+	})
+}
+
+func TestLineOf(t *testing.T) {
+	src := "client_id: cli_x\nsla:\n  due_soon_pct: 25\n  matrix:\n    - class: server\n      deadline: 24h\n    - class: workstation\n      windows:\n        - nightly\n"
+	_, root, err := parsePolicyYAML([]byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string]int{
+		"":                         1,
+		"client_id":                1,
+		"sla":                      2,
+		"sla.due_soon_pct":         3,
+		"sla.matrix[0].deadline":   6,
+		"sla.matrix[1]":            7,
+		"sla.matrix[1].windows[0]": 9,
+		"sla.matrix[1].deadline":   7, // missing: its parent item
+		"sla.matrix[5].deadline":   4, // no such item: the list
+		"rings[0].key":             1, // nothing: the document
+	} {
+		if got := lineOf(root, path); got != want {
+			t.Errorf("lineOf(%q) = %d, want %d", path, got, want)
+		}
+	}
+}

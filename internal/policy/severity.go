@@ -56,13 +56,6 @@ func levelRank(l patch.Level) int {
 	return len(patch.Levels)
 }
 
-func moreSevere(a, b patch.Level) patch.Level {
-	if levelRank(a) <= levelRank(b) {
-		return a
-	}
-	return b
-}
-
 // cvssLevel maps a CVSS base score with the CVSS v3 qualitative scale.
 func cvssLevel(score float64) patch.Level {
 	switch {

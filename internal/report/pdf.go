@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"github.com/johnfercher/maroto/v2"
-	"github.com/patchring/patchring/internal/compliance"
 	"github.com/johnfercher/maroto/v2/pkg/components/col"
 	"github.com/johnfercher/maroto/v2/pkg/components/image"
 	"github.com/johnfercher/maroto/v2/pkg/components/line"
@@ -24,6 +23,7 @@ import (
 	"github.com/johnfercher/maroto/v2/pkg/core"
 	"github.com/johnfercher/maroto/v2/pkg/core/entity"
 	"github.com/johnfercher/maroto/v2/pkg/props"
+	"github.com/patchring/patchring/internal/compliance"
 )
 
 // PDFs are laid out with maroto on a 100-column grid (column widths are

@@ -59,7 +59,7 @@ func sampleTrend(n int) Trend {
 func sampleExceptions() []Exception {
 	return []Exception{{ID: "exc_01ULTRASOUND", Lane: patch.LaneLegacy, State: patch.ExceptionActive, Scope: "asset ast_1 × all updates",
 		Assets: []string{"ws-ultrasound"}, Reason: "Vendor-locked ultrasound workstation on Windows 7", TicketRef: "PSA-4411",
-		Controls: []string{"network_segmentation: VLAN 40, no internet", "extra_monitoring: EDR in audit mode"},
+		Controls:    []string{"network_segmentation: VLAN 40, no internet", "extra_monitoring: EDR in audit mode"},
 		SignedOffBy: "Dr. Elena Vasquez", SignedOffAt: time.Date(2026, 8, 1, 0, 0, 0, 0, time.UTC),
 		ExpiresAt: time.Date(2026, 11, 10, 0, 0, 0, 0, time.UTC), DaysToExpiry: 10, OpenDays: 91}}
 }
@@ -282,10 +282,10 @@ func TestPatchDetailPDFBreaksPages(t *testing.T) {
 
 func TestSlug(t *testing.T) {
 	for in, want := range map[string]string{
-		"Riverside Family Clinic":   "riverside-family-clinic",
-		"Hartwell & Shaw LLP":       "hartwell-shaw-llp",
-		"Клиника":                   "client",
-		"  --Northfield  (NY)-- ":   "northfield-ny",
+		"Riverside Family Clinic":    "riverside-family-clinic",
+		"Hartwell & Shaw LLP":        "hartwell-shaw-llp",
+		"Клиника":                    "client",
+		"  --Northfield  (NY)-- ":    "northfield-ny",
 		strings.Repeat("abcdef", 20): strings.Repeat("abcdef", 10),
 	} {
 		if got := slug(in); got != want {

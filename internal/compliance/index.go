@@ -377,14 +377,20 @@ func SortSummaries(ss []Summary) {
 	})
 }
 
-// Rollup rates every group of a set of summaries: the same numbers an
-// Index holding them reports.
-func Rollup(ss []Summary) []GroupRating {
-	ix := NewIndex()
+// Build returns an index holding the summaries (the last of an asset's
+// wins).
+func Build(ss []Summary) *Index {
+	ix := &Index{assets: make(map[patch.AssetID]*Summary, len(ss)), groups: map[GroupKey]*agg{}, tiers: map[tierKey]*tierAgg{}}
 	for _, s := range ss {
 		ix.Put(s)
 	}
-	return ix.Ratings(func(patch.ClientID) bool { return true })
+	return ix
+}
+
+// Rollup rates every group of a set of summaries: the same numbers an
+// Index holding them reports.
+func Rollup(ss []Summary) []GroupRating {
+	return Build(ss).Ratings(func(patch.ClientID) bool { return true })
 }
 
 // AssetRating is one asset's rating as the API shows it.

@@ -47,9 +47,7 @@ func (o MonitorOptions) WithDefaults() MonitorOptions {
 	def(&o.OfflineAfter, 72*time.Hour)
 	def(&o.OfflineCritical, 7*day)
 	def(&o.FlapWindow, 6*time.Hour)
-	if o.Settle < 0 {
-		o.Settle = 0
-	} else if o.Settle == 0 {
+	if o.Settle == 0 {
 		o.Settle = 15 * time.Minute
 	}
 	if o.FailedCriticalAfter <= 0 {
@@ -430,7 +428,7 @@ func Step(prev *patch.MonitorState, ob Observation, sub Subject, now time.Time, 
 			st.PendingStatus, st.PendingSince = ob.Status, now
 			dirty = true
 		}
-		if now.Sub(st.PendingSince) >= mo.Settle {
+		if now.Sub(st.PendingSince) >= max(mo.Settle, 0) {
 			from := st.Status
 			st.Status, st.Since, st.PendingStatus, st.PendingSince = ob.Status, now, "", time.Time{}
 			st.Summary, st.Details, st.Fingerprint = ob.Summary, ob.Details, ob.Fingerprint

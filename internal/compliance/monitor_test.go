@@ -357,3 +357,15 @@ func TestStep(t *testing.T) {
 		}
 	})
 }
+
+func TestMonitorOptionsDefaultsIdempotent(t *testing.T) {
+	for _, o := range []compliance.MonitorOptions{{}, {Settle: -1}, {Settle: time.Minute, FlapMax: 2}} {
+		once := o.WithDefaults()
+		if twice := once.WithDefaults(); twice != once {
+			t.Errorf("WithDefaults(%+v) not idempotent: %+v then %+v", o, once, twice)
+		}
+	}
+	if s := (compliance.MonitorOptions{Settle: -1}).WithDefaults().Settle; s >= 0 {
+		t.Errorf("Settle -1 became %v; negative means at once", s)
+	}
+}

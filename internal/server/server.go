@@ -56,6 +56,11 @@ type Stores struct {
 	Checkpoints  patch.CheckpointStore
 	EvidenceKeys patch.EvidenceKeyStore
 	Reports      patch.ReportStore
+	// Compliance ratings, monitors and snapshots (compliance.go).
+	ComplianceFacts patch.ComplianceFactStore
+	Monitors        patch.MonitorStore
+	Baselines       patch.BaselineStore
+	Snapshots       patch.SnapshotStore
 }
 
 // Server runs Patchring's use cases.
@@ -70,6 +75,9 @@ type Server struct {
 	slaInterval time.Duration
 	// evidence configures the evidence service and reports (evidence.go).
 	evidence EvidenceOptions
+	// complianceOpts and cmp serve compliance (compliance.go).
+	complianceOpts ComplianceOptions
+	cmp            complianceState
 }
 
 // Options configure a Server.
@@ -84,12 +92,15 @@ type Options struct {
 	SLAInterval time.Duration
 	// Evidence configures the evidence service and reports.
 	Evidence EvidenceOptions
+	// Compliance configures ratings, monitors and snapshots.
+	Compliance ComplianceOptions
 }
 
 // New returns a server over the given stores.
 func New(st Stores, opts Options) *Server {
 	s := &Server{st: st, now: opts.Now, logger: opts.Logger, agentOpts: opts.Agents, slaInterval: opts.SLAInterval}
 	s.evidence = opts.Evidence
+	s.complianceOpts = opts.Compliance
 	if s.now == nil {
 		s.now = time.Now
 	}

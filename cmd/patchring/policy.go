@@ -253,6 +253,13 @@ func parsePolicyYAML(src []byte) (*patch.Policy, *yaml.Node, error) {
 	if err := dec.Decode(&p); err != nil {
 		return nil, nil, yamlError(err)
 	}
+	// Lists a policy may leave out mean "none", not "missing".
+	if p.Windows == nil {
+		p.Windows = []patch.MaintenanceWindow{}
+	}
+	if p.Approval.Rules == nil {
+		p.Approval.Rules = []patch.ApprovalRule{}
+	}
 	return &p, &root, nil
 }
 

@@ -141,6 +141,7 @@ func (c *Console) funcs() template.FuncMap {
 	return template.FuncMap{
 		"asset":     c.static.url,
 		"when":      formatTime,
+		"day":       formatDay,
 		"ago":       func(t time.Time) string { return ago(c.now(), t) },
 		"isoTime":   func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 		"osName":    osName,
@@ -170,6 +171,14 @@ func formatTime(t time.Time) string {
 		return "never"
 	}
 	return t.UTC().Format("2006-01-02 15:04 UTC")
+}
+
+// formatDay shows the UTC date of a time.
+func formatDay(t time.Time) string {
+	if t.IsZero() {
+		return "never"
+	}
+	return t.UTC().Format("2006-01-02")
 }
 
 // ago renders a duration before now in words.

@@ -2,6 +2,7 @@ package compliance
 
 import (
 	"cmp"
+	"fmt"
 	"math"
 	"slices"
 	"time"
@@ -9,14 +10,19 @@ import (
 	"github.com/patchring/patchring/internal/patch"
 )
 
-// Period is the half-open interval [From, To).
-type Period struct {
+// Span is the half-open interval [From, To).
+type Span struct {
 	From time.Time `json:"from"`
 	To   time.Time `json:"to"`
 }
 
 // Contains reports whether t is in the period.
-func (p Period) Contains(t time.Time) bool { return !t.Before(p.From) && t.Before(p.To) }
+func (p Span) Contains(t time.Time) bool { return !t.Before(p.From) && t.Before(p.To) }
+
+// Period is Span's first name, kept for callers written against it. The
+// type is called Span because the API's schemas are named by type, and
+// patch.Period (a reporting month or quarter) is another thing.
+type Period = Span
 
 // SLAOutcome is how SLA attainment treats one finding in a period.
 type SLAOutcome uint8
@@ -38,9 +44,19 @@ func (o SLAOutcome) String() string { return slaOutcomeNames[o] }
 // MarshalText makes outcomes JSON strings.
 func (o SLAOutcome) MarshalText() ([]byte, error) { return []byte(o.String()), nil }
 
+// UnmarshalText parses an outcome name.
+func (o *SLAOutcome) UnmarshalText(b []byte) error {
+	i := slices.Index(slaOutcomeNames[:], string(b))
+	if i < 0 {
+		return fmt.Errorf("unknown SLA outcome %q", b)
+	}
+	*o = SLAOutcome(i)
+	return nil
+}
+
 // SLAOf says how SLA attainment over p, seen at now, treats f: a finding
 // counts when its deadline falls in the period and has passed.
-func SLAOf(f *Finding, p Period, now time.Time) SLAOutcome {
+func SLAOf(f *Finding, p Span, now time.Time) SLAOutcome {
 	if f.DueAt.IsZero() || !p.Contains(f.DueAt) || f.DueAt.After(now) {
 		return SLANotCounted
 	}
@@ -72,7 +88,7 @@ type Attainment struct {
 }
 
 // SLAAttainment returns attainment over all tiers first, then per tier.
-func SLAAttainment(fs []Finding, p Period, now time.Time) []Attainment {
+func SLAAttainment(fs []Finding, p Span, now time.Time) []Attainment {
 	byTier := map[string]*Attainment{}
 	all := &Attainment{}
 	for i := range fs {
@@ -123,7 +139,7 @@ func sortedKeys[V any](m map[string]V) []string {
 // RemediatedIn reports whether f was verified installed in p, and how
 // long that took from the start of its SLA clock (its first detection,
 // carried over supersedence).
-func RemediatedIn(f *Finding, p Period) (time.Duration, bool) {
+func RemediatedIn(f *Finding, p Span) (time.Duration, bool) {
 	if f.State != patch.FindingResolved || f.Resolution != patch.ResolvedVerified || !p.Contains(f.ResolvedAt) {
 		return 0, false
 	}
@@ -161,7 +177,7 @@ func hours(d time.Duration) *float64 {
 // RemediationTimes returns the median and 90th percentile (nearest rank)
 // of the time to remediate the findings verified installed in p, over all
 // tiers first, then per tier.
-func RemediationTimes(fs []Finding, p Period) []Remediation {
+func RemediationTimes(fs []Finding, p Span) []Remediation {
 	byTier := map[string][]time.Duration{}
 	var all []time.Duration
 	for i := range fs {
@@ -289,7 +305,7 @@ const day = 24 * time.Hour
 
 // AgeExceptions ages the exceptions at now and counts those that expired
 // in p.
-func AgeExceptions(xs []*patch.Exception, p Period, now time.Time) ExceptionAging {
+func AgeExceptions(xs []*patch.Exception, p Span, now time.Time) ExceptionAging {
 	out := ExceptionAging{Buckets: map[string]int{}, Items: []ExceptionAge{}}
 	for _, b := range AgingBuckets {
 		out.Buckets[b] = 0
@@ -386,7 +402,7 @@ type TicketCounts struct {
 }
 
 // CountTickets counts the tickets raised in p, and those after hours.
-func CountTickets(ts []Ticket, p Period, b BusinessHours) TicketCounts {
+func CountTickets(ts []Ticket, p Span, b BusinessHours) TicketCounts {
 	var c TicketCounts
 	for _, t := range ts {
 		if !p.Contains(t.At) {

@@ -11,7 +11,7 @@ import (
 	"github.com/patchring/patchring/internal/patch"
 )
 
-var november = compliance.Period{From: nov(1), To: nov(31)}
+var november = compliance.Span{From: nov(1), To: nov(31)}
 
 func exampleFindings() []compliance.Finding {
 	var fs []compliance.Finding
@@ -203,7 +203,7 @@ func TestScorecard(t *testing.T) {
 	if *row.ComplianceChangePts != 4 || *row.FailureRateChangePts != -2 || row.AfterHoursChange != 1 || row.ExceptionsChange != -1 {
 		t.Errorf("changes = %v pts, %v pts, %d, %d", *row.ComplianceChangePts, *row.FailureRateChangePts, row.AfterHoursChange, row.ExceptionsChange)
 	}
-	sc := compliance.Scorecard{Week: "2026-11-23", Rows: []compliance.ScorecardRow{row}}
+	sc := compliance.WeeklyScorecard{Week: "2026-11-23", Rows: []compliance.ScorecardRow{row}}
 	var buf bytes.Buffer
 	if err := sc.WriteCSV(&buf); err != nil {
 		t.Fatal(err)

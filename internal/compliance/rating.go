@@ -1,6 +1,7 @@
 package compliance
 
 import (
+	"fmt"
 	"math"
 	"slices"
 	"strings"
@@ -80,6 +81,16 @@ func (c Category) String() string {
 
 // MarshalText makes categories JSON strings.
 func (c Category) MarshalText() ([]byte, error) { return []byte(c.String()), nil }
+
+// UnmarshalText parses a category name.
+func (c *Category) UnmarshalText(b []byte) error {
+	i := slices.Index(categoryNames[:], string(b))
+	if i < 0 {
+		return fmt.Errorf("unknown rating category %q", b)
+	}
+	*c = Category(i)
+	return nil
+}
 
 // Classify says how the rating treats f at instant at.
 func Classify(f *Finding, at time.Time, o Options) Category {

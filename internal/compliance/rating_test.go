@@ -351,3 +351,17 @@ func TestIndexIncrementalEqualsFull(t *testing.T) {
 		t.Errorf("incremental index differs from full rollup (-full +incremental):\n%s", d)
 	}
 }
+
+func TestCategoryText(t *testing.T) {
+	for c := compliance.NotFound; c <= compliance.NotEvaluated; c++ {
+		b, _ := c.MarshalText()
+		var back compliance.Category
+		if err := back.UnmarshalText(b); err != nil || back != c {
+			t.Errorf("%v round-trips to %v, %v", c, back, err)
+		}
+	}
+	var c compliance.Category
+	if err := c.UnmarshalText([]byte("installed-ish")); err == nil {
+		t.Error("unknown category parsed")
+	}
+}

@@ -60,7 +60,7 @@ func Week(f WeekFacts) ScorecardWeek {
 		}
 	}
 	w.CompliancePct, w.StrictPct, w.TargetPct = Average(rs), Average(ss), Average(ts)
-	p := Period{From: f.From.Start(), To: f.To.End()}
+	p := Span{From: f.From.Start(), To: f.To.End()}
 	ag := AgeExceptions(f.Exceptions, p, f.At)
 	w.ExceptionsActive, w.ExceptionsMeanOpenDays, w.ExceptionsMaxOpenDays = ag.Active, ag.MeanOpenDays, ag.MaxOpenDays
 	w.ExceptionsExpiringSoon, w.ExceptionsExpired = ag.ExpiringSoon, ag.ExpiredInPeriod
@@ -100,8 +100,8 @@ func Row(id patch.ClientID, name string, this, last ScorecardWeek) ScorecardRow 
 	return r
 }
 
-// Scorecard is the one-page internal scorecard.
-type Scorecard struct {
+// WeeklyScorecard is the one-page internal scorecard.
+type WeeklyScorecard struct {
 	GeneratedAt time.Time `json:"generated_at"`
 	// Week is the Monday of the current week.
 	Week patch.Day `json:"week"`
@@ -116,7 +116,7 @@ var ScorecardCSVHeader = []string{"client_id", "client", "week", "compliance_pct
 
 // WriteCSV writes the scorecard as CSV, one row per client and week
 // (last week first), so a spreadsheet can chart it.
-func (sc *Scorecard) WriteCSV(w io.Writer) error {
+func (sc *WeeklyScorecard) WriteCSV(w io.Writer) error {
 	cw := csv.NewWriter(w)
 	if err := cw.Write(ScorecardCSVHeader); err != nil {
 		return fmt.Errorf("write scorecard CSV: %w", err)

@@ -112,7 +112,10 @@ func (a *API) routes() {
 	a.tokenRoutes()
 	a.auditRoutes()
 	a.enrollmentRoutes()
+	a.evidenceRoutes()
+	a.reportRoutes()
 	a.policyRoutes()
+	a.complianceRoutes()
 }
 
 // register adds an operation whose handler errors are translated into API

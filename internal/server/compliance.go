@@ -27,7 +27,7 @@ import (
 type InstallFacts interface {
 	// InstallCounts returns install outcomes in p per client and ring; a
 	// nil client means every client.
-	InstallCounts(ctx context.Context, client *patch.ClientID, p compliance.Period) ([]compliance.InstallCount, error)
+	InstallCounts(ctx context.Context, client *patch.ClientID, p compliance.Span) ([]compliance.InstallCount, error)
 	// FailedInstalls returns the failed installs of an asset that no
 	// later install of the same update has made good.
 	FailedInstalls(ctx context.Context, asset patch.AssetID) ([]compliance.FailedInstall, error)
@@ -36,7 +36,7 @@ type InstallFacts interface {
 // TicketFacts supplies patch tickets (a later issue delivers alerts to
 // PSA systems). Without it every alert raised counts as one ticket.
 type TicketFacts interface {
-	PatchTickets(ctx context.Context, client *patch.ClientID, p compliance.Period) ([]compliance.Ticket, error)
+	PatchTickets(ctx context.Context, client *patch.ClientID, p compliance.Span) ([]compliance.Ticket, error)
 }
 
 // ComplianceOptions configure the rating, the monitors and the loop.

@@ -36,7 +36,7 @@ type fakeInstalls struct {
 	failed map[patch.AssetID][]compliance.FailedInstall
 }
 
-func (f *fakeInstalls) InstallCounts(_ context.Context, client *patch.ClientID, _ compliance.Period) ([]compliance.InstallCount, error) {
+func (f *fakeInstalls) InstallCounts(_ context.Context, client *patch.ClientID, _ compliance.Span) ([]compliance.InstallCount, error) {
 	var out []compliance.InstallCount
 	for _, c := range f.counts {
 		if client == nil || c.ClientID == *client {
@@ -342,7 +342,7 @@ func TestComplianceEndToEnd(t *testing.T) {
 
 	t.Run("MetricsAndScorecard", func(t *testing.T) {
 		w.installs.counts = []compliance.InstallCount{{ClientID: w.a.ID, Ring: "pilot", Succeeded: 9, Failed: 1}, {ClientID: w.b.ID, Ring: "production", Succeeded: 10}}
-		m, err := w.srv.ComplianceMetrics(w.ownerA, &w.a.ID, compliance.Period{})
+		m, err := w.srv.ComplianceMetrics(w.ownerA, &w.a.ID, compliance.Span{})
 		must(t, err)
 		// Deadlines passed in November: KB5001 (missed, fixed a day late),
 		// KB5002 (met), KB5003 (missed, still open).
@@ -356,12 +356,12 @@ func TestComplianceEndToEnd(t *testing.T) {
 			t.Errorf("failure rates %+v, tickets %+v", m.FailureRates, m.Tickets)
 		}
 		missed := "missed"
-		fs, n, err := w.srv.MetricFindings(w.ownerA, w.a.ID, server.MetricSLA, nil, &missed, compliance.Period{}, 0, 0)
+		fs, n, err := w.srv.MetricFindings(w.ownerA, w.a.ID, server.MetricSLA, nil, &missed, compliance.Span{}, 0, 0)
 		must(t, err)
 		if n != 2 || fs[0].Title == "" || fs[0].Outcome != "missed" {
 			t.Errorf("missed findings = %d %+v", n, fs)
 		}
-		if _, err := w.srv.ComplianceMetrics(w.ownerA, nil, compliance.Period{}); patch.ErrorKind(err) != patch.KindForbidden {
+		if _, err := w.srv.ComplianceMetrics(w.ownerA, nil, compliance.Span{}); patch.ErrorKind(err) != patch.KindForbidden {
 			t.Errorf("owner reads MSP metrics: %v", err)
 		}
 		sc, err := w.srv.Scorecard(w.admin)

@@ -14,7 +14,7 @@ import (
 // over a period.
 type ComplianceMetrics struct {
 	ClientID        patch.ClientID           `json:"client_id,omitempty"`
-	Period          compliance.Period        `json:"period"`
+	Period          compliance.Span          `json:"period"`
 	At              time.Time                `json:"at"`
 	SLAAttainment   []compliance.Attainment  `json:"sla_attainment"`
 	TimeToRemediate []compliance.Remediation `json:"time_to_remediate"`
@@ -30,7 +30,7 @@ type ComplianceMetrics struct {
 }
 
 // period checks a requested period, defaulting to the month to date.
-func (s *Server) period(p compliance.Period) (compliance.Period, error) {
+func (s *Server) period(p compliance.Span) (compliance.Span, error) {
 	now := s.now()
 	if p.To.IsZero() || p.To.After(now) {
 		p.To = now
@@ -95,7 +95,7 @@ func (s *Server) loadMetricFacts(ctx context.Context, c *patch.Client, from time
 // ComplianceMetrics computes SLA attainment by tier, time to remediate by
 // tier, install failure rates by ring, exception aging and after-hours
 // tickets for a client, or for the whole MSP when client is nil.
-func (s *Server) ComplianceMetrics(ctx context.Context, client *patch.ClientID, p compliance.Period) (*ComplianceMetrics, error) {
+func (s *Server) ComplianceMetrics(ctx context.Context, client *patch.ClientID, p compliance.Span) (*ComplianceMetrics, error) {
 	if _, err := patch.Authorize(ctx, patch.PermRead); err != nil {
 		return nil, err
 	}
@@ -153,7 +153,7 @@ func (s *Server) ComplianceMetrics(ctx context.Context, client *patch.ClientID, 
 
 // patchTickets returns a client's patch tickets raised in p: from the
 // ticket source when one is wired, else one per alert raised.
-func (s *Server) patchTickets(ctx context.Context, client patch.ClientID, p compliance.Period) ([]compliance.Ticket, error) {
+func (s *Server) patchTickets(ctx context.Context, client patch.ClientID, p compliance.Span) ([]compliance.Ticket, error) {
 	if t := s.copts().Tickets; t != nil {
 		return t.PatchTickets(ctx, &client, p)
 	}
@@ -228,7 +228,7 @@ type MetricFinding struct {
 
 // MetricFindings lists the findings a client's metric counted in p,
 // optionally of one tier and outcome, ordered by tier, due time and id.
-func (s *Server) MetricFindings(ctx context.Context, client patch.ClientID, metric string, tier, outcome *string, p compliance.Period, limit, offset int) ([]MetricFinding, int, error) {
+func (s *Server) MetricFindings(ctx context.Context, client patch.ClientID, metric string, tier, outcome *string, p compliance.Span, limit, offset int) ([]MetricFinding, int, error) {
 	if _, err := patch.Authorize(ctx, patch.PermRead); err != nil {
 		return nil, 0, err
 	}
@@ -304,7 +304,7 @@ func (s *Server) MetricFindings(ctx context.Context, client patch.ClientID, metr
 // Scorecard is the internal one-page scorecard: for the MSP and each
 // client in scope, compliance %, exception aging, failure rate and
 // after-hours tickets, this week (to now) against last week.
-func (s *Server) Scorecard(ctx context.Context) (*compliance.Scorecard, error) {
+func (s *Server) Scorecard(ctx context.Context) (*compliance.WeeklyScorecard, error) {
 	if _, err := patch.Authorize(ctx, patch.PermRead); err != nil {
 		return nil, err
 	}
@@ -316,14 +316,14 @@ func (s *Server) Scorecard(ctx context.Context) (*compliance.Scorecard, error) {
 	today := patch.DayOf(now)
 	monday := compliance.WeekOf(today)
 	lastMonday := monday.Add(-7)
-	this := compliance.Period{From: monday.Start(), To: now}
-	last := compliance.Period{From: lastMonday.Start(), To: monday.Start()}
+	this := compliance.Span{From: monday.Start(), To: now}
+	last := compliance.Span{From: lastMonday.Start(), To: monday.Start()}
 	clients, err := s.clientsInScope(ctx)
 	if err != nil {
 		return nil, err
 	}
 	o := s.copts()
-	out := &compliance.Scorecard{GeneratedAt: now, Week: monday}
+	out := &compliance.WeeklyScorecard{GeneratedAt: now, Week: monday}
 	type facts struct {
 		daily                  []*patch.RatingSnapshot
 		xs                     []*patch.Exception
@@ -370,7 +370,7 @@ func (s *Server) Scorecard(ctx context.Context) (*compliance.Scorecard, error) {
 		if f.xs, err = s.allExceptions(ctx, c.ID); err != nil {
 			return nil, err
 		}
-		ts, err := s.patchTickets(ctx, c.ID, compliance.Period{From: last.From, To: this.To})
+		ts, err := s.patchTickets(ctx, c.ID, compliance.Span{From: last.From, To: this.To})
 		if err != nil {
 			return nil, err
 		}
@@ -504,7 +504,7 @@ func (s *Server) ClientCompliance(ctx context.Context, client patch.ClientID) (*
 			}
 		}
 	}
-	if rep.Metrics, err = s.ComplianceMetrics(ctx, &client, compliance.Period{}); err != nil {
+	if rep.Metrics, err = s.ComplianceMetrics(ctx, &client, compliance.Span{}); err != nil {
 		return nil, err
 	}
 	return rep, nil

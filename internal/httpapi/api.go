@@ -112,8 +112,6 @@ func (a *API) routes() {
 	a.tokenRoutes()
 	a.auditRoutes()
 	a.enrollmentRoutes()
-	a.evidenceRoutes()
-	a.reportRoutes()
 	a.policyRoutes()
 	a.complianceRoutes()
 }

@@ -127,6 +127,7 @@ func newApp(ctx context.Context, f *serveFlags, logger *slog.Logger) (*app, erro
 		Sessions: db, AssetCounts: db,
 		Enrollment: db, Agents: db, Inventory: db, AgentJobs: db, Findings: db, Keys: db,
 		Policies: db, Decisions: db, Exceptions: db, Evaluations: db, Alerts: db,
+		ComplianceFacts: db, Monitors: db, Baselines: db, Snapshots: db,
 	}, server.Options{Logger: logger, Agents: server.AgentOptions{PublicURL: f.agentURL()}})
 	if err := a.srv.EnsureCommandKey(ctx); err != nil {
 		db.Close()
@@ -142,6 +143,7 @@ func newApp(ctx context.Context, f *serveFlags, logger *slog.Logger) (*app, erro
 	mux := http.NewServeMux()
 	mux.Handle(httpapi.Prefix+"/", api.Handler())
 	mux.Handle("/agent/", httpapi.NewAgentProtocol(a.srv, httpapi.AgentProtocolOptions{Logger: logger, Metrics: httpapi.NewAgentMetrics(a.registry)}).Handler())
+	a.loops = append(a.loops, a.srv.RunCompliance)
 	a.loops = append(a.loops, a.srv.RunAgentMaintenance)
 	httpapi.MountOps(mux, a.srv, a.registry)
 	// The console has its own mux (cookies, CSRF, CSP); it answers every

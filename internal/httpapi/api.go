@@ -112,6 +112,8 @@ func (a *API) routes() {
 	a.tokenRoutes()
 	a.auditRoutes()
 	a.enrollmentRoutes()
+	a.evidenceRoutes()
+	a.reportRoutes()
 	a.policyRoutes()
 	a.complianceRoutes()
 }

@@ -161,6 +161,7 @@ func gapLabel(g string) string {
 // Labels for groups, exported for the server that builds documents.
 var (
 	KindLabel = kindLabel
+	Slug      = slug
 	OSLabel   = osLabel
 	GapLabel  = gapLabel
 )

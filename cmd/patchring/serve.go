@@ -125,15 +125,20 @@ func newApp(ctx context.Context, f *serveFlags, logger *slog.Logger) (*app, erro
 	a.srv = server.New(server.Stores{
 		MSP: db, Clients: db, Sites: db, Assets: db, Users: db, Tokens: db, Audit: db, Ping: db,
 		Sessions: db, AssetCounts: db,
+		Evidence: db, Checkpoints: db, EvidenceKeys: db, Reports: db,
 		Enrollment: db, Agents: db, Inventory: db, AgentJobs: db, Findings: db, Keys: db,
 		Policies: db, Decisions: db, Exceptions: db, Evaluations: db, Alerts: db,
 		ComplianceFacts: db, Monitors: db, Baselines: db, Snapshots: db,
-	}, server.Options{Logger: logger, Agents: server.AgentOptions{PublicURL: f.agentURL()}})
+	}, server.Options{Logger: logger, Agents: server.AgentOptions{PublicURL: f.agentURL()}, Evidence: evidenceOptions(f)})
 	if err := a.srv.EnsureCommandKey(ctx); err != nil {
 		db.Close()
 		return nil, err
 	}
 	a.loops = append(a.loops, a.srv.RunSLAEvaluator)
+	if err := a.srv.EnsureEvidenceKey(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
 
 	a.registry = prometheus.NewRegistry()
 	a.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -143,6 +148,8 @@ func newApp(ctx context.Context, f *serveFlags, logger *slog.Logger) (*app, erro
 	mux := http.NewServeMux()
 	mux.Handle(httpapi.Prefix+"/", api.Handler())
 	mux.Handle("/agent/", httpapi.NewAgentProtocol(a.srv, httpapi.AgentProtocolOptions{Logger: logger, Metrics: httpapi.NewAgentMetrics(a.registry)}).Handler())
+	mux.Handle("GET "+httpapi.WellKnownEvidenceKeys, httpapi.EvidenceKeysHandler(a.srv))
+	a.loops = append(a.loops, a.srv.RunEvidenceCheckpointer, a.srv.RunReportScheduler)
 	a.loops = append(a.loops, a.srv.RunCompliance)
 	a.loops = append(a.loops, a.srv.RunAgentMaintenance)
 	httpapi.MountOps(mux, a.srv, a.registry)

@@ -109,7 +109,7 @@ func (b Bars) horizontal(format Format, hi float64) template.HTML {
 	x := func(v float64) float64 { return left + math.Max(0, math.Min(v, hi))/hi*pw }
 	var s svg
 	s.open("bars", b.Title, b.describe(format), w, h)
-	s.legend(b.Series, 0, 14)
+	s.legend(b.Series, 0, 14, nil, b.targetLabel(format))
 	for _, t := range ticks(0, hi) {
 		s.f(`<line class="grid" x1="%s" y1="%s" x2="%s" y2="%s" stroke="#e2e8f0"/>`, n(x(t)), n(top-6), n(x(t)), n(float64(h)-bottom))
 		s.f(`<text class="axis" x="%s" y="%s" text-anchor="middle">%s</text>`, n(x(t)), n(float64(h)-6), esc(format(t)))
@@ -174,7 +174,7 @@ func (b Bars) vertical(format Format, hi float64) template.HTML {
 	barW := math.Min(40, groupW*0.7/float64(b.slots()))
 	var s svg
 	s.open("bars", b.Title, b.describe(format), w, h)
-	s.legend(b.Series, left, 14)
+	s.legend(b.Series, left, 14, nil, b.targetLabel(format))
 	for _, t := range ticks(0, hi) {
 		s.f(`<line class="grid" x1="%s" y1="%s" x2="%s" y2="%s" stroke="#e2e8f0"/>`, n(left), n(y(t)), n(left+pw), n(y(t)))
 		s.f(`<text class="axis" x="%s" y="%s" text-anchor="end">%s</text>`, n(left-6), n(y(t)+4), esc(format(t)))
@@ -213,12 +213,18 @@ func (b Bars) vertical(format Format, hi float64) template.HTML {
 	if b.Target != nil {
 		ty := y(*b.Target)
 		s.f(`<line class="target" x1="%s" y1="%s" x2="%s" y2="%s" stroke="#0f172a" stroke-dasharray="4 3"/>`, n(left), n(ty), n(left+pw), n(ty))
-		s.f(`<text class="target-label" x="%s" y="%s" text-anchor="end">Target %s</text>`, n(left+pw), n(ty-4), esc(format(*b.Target)))
 	}
 	if len(b.Categories) == 0 {
 		s.f(`<text class="empty" x="%s" y="%s" text-anchor="middle">No data yet</text>`, n(left+pw/2), n(top+ph/2))
 	}
 	return s.close()
+}
+
+func (b Bars) targetLabel(format Format) string {
+	if b.Target == nil {
+		return ""
+	}
+	return "Target " + format(*b.Target)
 }
 
 // describe is the text alternative: every value by category.

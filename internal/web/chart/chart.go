@@ -59,19 +59,14 @@ func colourOf(class string) string {
 	return palette["s6"]
 }
 
-// Format writes a value for labels; the default writes integers without
-// decimals and other values with one.
+// Format writes a value for labels; the default writes at most two
+// decimals followed by the unit.
 type Format func(float64) string
 
 func defaultFormat(unit string) Format {
 	return func(v float64) string {
-		var s string
-		if v == math.Trunc(v) && math.Abs(v) < 1e15 {
-			s = strconv.FormatFloat(v, 'f', 0, 64)
-		} else {
-			s = strconv.FormatFloat(v, 'f', 1, 64)
-		}
-		return s + unit
+		// At most two decimals, trailing zeros dropped: 95, 97.5, 0.25.
+		return strconv.FormatFloat(math.Round(v*100)/100, 'f', -1, 64) + unit
 	}
 }
 
@@ -104,14 +99,25 @@ func (s *svg) close() template.HTML {
 	return template.HTML(s.b.String()) //nolint:gosec // built from escaped parts only
 }
 
-// legend draws the series names left to right at y, returning the next y.
-func (s *svg) legend(series []Series, x0, y float64) {
+// legend draws the series names left to right at y; suffix, when not
+// nil, adds text after each name (the latest value of a trend). A target
+// gets its own entry with a dashed swatch, so its label never collides
+// with the marks.
+func (s *svg) legend(series []Series, x0, y float64, suffix func(i int) string, target string) {
 	x := x0
 	for i, se := range series {
 		cls := classOf(se, i)
+		label := se.Name
+		if suffix != nil {
+			label += suffix(i)
+		}
 		s.f(`<rect class="swatch %s" x="%s" y="%s" width="10" height="10" rx="2" fill="%s"/>`, cls, n(x), n(y-9), colourOf(cls))
-		s.f(`<text class="legend" x="%s" y="%s">%s</text>`, n(x+14), n(y), esc(se.Name))
-		x += 14 + textWidth(se.Name) + 18
+		s.f(`<text class="legend" x="%s" y="%s">%s</text>`, n(x+14), n(y), esc(label))
+		x += 14 + textWidth(label) + 18
+	}
+	if target != "" {
+		s.f(`<line class="target" x1="%s" y1="%s" x2="%s" y2="%s" stroke="#0f172a" stroke-dasharray="4 3"/>`, n(x), n(y-4), n(x+16), n(y-4))
+		s.f(`<text class="legend" x="%s" y="%s">%s</text>`, n(x+20), n(y), esc(target))
 	}
 }
 

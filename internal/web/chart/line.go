@@ -70,7 +70,23 @@ func (l Line) SVG() template.HTML {
 		}
 		return left + pw*float64(i)/float64(np-1)
 	}
-	s.legend(l.Series, left, 14)
+	if np == 0 || len(l.Series) == 0 {
+		s.f(`<rect class="empty-box" x="%s" y="%s" width="%s" height="%s" fill="none" stroke="#e2e8f0" stroke-dasharray="4 4"/>`, n(left), n(top), n(pw), n(ph))
+		s.f(`<text class="empty" x="%s" y="%s" text-anchor="middle">No data yet</text>`, n(left+pw/2), n(top+ph/2))
+		return s.close()
+	}
+	target := ""
+	if l.Target != nil {
+		target = "Target " + format(*l.Target)
+	}
+	// The legend gives each series' latest value: end-of-line labels of
+	// close series would overlap.
+	s.legend(l.Series, left, 14, func(i int) string {
+		if last := lastFinite(l.Series[i].Values, np); last >= 0 {
+			return " " + format(l.Series[i].Values[last])
+		}
+		return ""
+	}, target)
 	for _, t := range ticks(lo, hi) {
 		s.f(`<line class="grid" x1="%s" y1="%s" x2="%s" y2="%s" stroke="#e2e8f0"/>`, n(left), n(y(t)), n(left+pw), n(y(t)))
 		s.f(`<text class="axis" x="%s" y="%s" text-anchor="end">%s</text>`, n(left-6), n(y(t)+4), esc(format(t)))
@@ -96,11 +112,6 @@ func (l Line) SVG() template.HTML {
 	if l.Target != nil {
 		ty := y(*l.Target)
 		s.f(`<line class="target" x1="%s" y1="%s" x2="%s" y2="%s" stroke="#0f172a" stroke-dasharray="4 3"/>`, n(left), n(ty), n(left+pw), n(ty))
-		s.f(`<text class="target-label" x="%s" y="%s" text-anchor="end">Target %s</text>`, n(left+pw), n(ty-4), esc(format(*l.Target)))
-	}
-	if np == 0 || len(l.Series) == 0 {
-		s.f(`<text class="empty" x="%s" y="%s" text-anchor="middle">No data yet</text>`, n(left+pw/2), n(top+ph/2))
-		return s.close()
 	}
 	for si, se := range l.Series {
 		cls := classOf(se, si)
@@ -141,12 +152,19 @@ func (l Line) SVG() template.HTML {
 			s.f(`<circle class="point %s" cx="%s" cy="%s" r="%s" fill="%s"><title>%s · %s: %s</title></circle>`,
 				cls, n(x(i)), n(y(v)), r, col, esc(l.Labels[i]), esc(se.Name), esc(format(v)))
 		}
-		if last >= 0 {
-			// The latest value, written next to the last point.
-			s.f(`<text class="value %s" x="%s" y="%s" text-anchor="end">%s</text>`, cls, n(x(last)-6), n(y(se.Values[last])-8), esc(format(se.Values[last])))
-		}
 	}
 	return s.close()
+}
+
+// lastFinite returns the index of the last drawable value among the first
+// n, or -1.
+func lastFinite(vs []float64, n int) int {
+	for i := min(n, len(vs)) - 1; i >= 0; i-- {
+		if finite(vs[i]) {
+			return i
+		}
+	}
+	return -1
 }
 
 // describe is the text alternative: each series' first, last, lowest and

@@ -26,7 +26,7 @@ import (
 // agentHarness is a real server (SQLite file, real HTTP) with the operator
 // API and the agent protocol mounted as serve mounts them.
 type agentHarness struct {
-	t       *testing.T
+	t       testing.TB
 	db      *sqlstore.DB
 	srv     *server.Server
 	reg     *prometheus.Registry
@@ -36,7 +36,7 @@ type agentHarness struct {
 	client  *patch.Client
 }
 
-func newAgentHarness(t *testing.T) *agentHarness {
+func newAgentHarness(t testing.TB) *agentHarness {
 	t.Helper()
 	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), sqlite.FileName))
 	if err != nil {

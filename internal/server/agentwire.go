@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/patchring/patchring/internal/agentapi"
@@ -34,27 +35,28 @@ func inventoryFromWire(inv *agentapi.Inventory, hash string) (patch.AgentInvento
 		role = patch.RoleServer
 	}
 	facts := patch.AssetFacts{
-		Hostname: inv.Hostname,
-		FQDN:     inv.FQDN,
+		Hostname: clean(inv.Hostname),
+		FQDN:     clean(inv.FQDN),
 		OS: patch.OS{
 			Family:  patch.OSFamily(inv.OS.Family),
-			Name:    inv.OS.Name,
-			Version: inv.OS.Version,
-			Build:   inv.OS.Build,
-			Kernel:  inv.OS.Kernel,
-			Arch:    inv.OS.Arch,
+			Name:    clean(inv.OS.Name),
+			Version: clean(inv.OS.Version),
+			Build:   clean(inv.OS.Build),
+			Kernel:  clean(inv.OS.Kernel),
+			Arch:    clean(inv.OS.Arch),
 		},
 		IPAddresses:  slices.Clone(inv.IPAddresses),
 		MACAddresses: slices.Clone(inv.MACAddresses),
-		SerialNumber: inv.Hardware.Serial,
+		SerialNumber: clean(inv.Hardware.Serial),
 		Role:         role,
-		IdentityKeys: host.IdentityKeys(),
+		IdentityKeys: cleanAll(host.IdentityKeys()),
 	}
 	sw := make([]patch.Software, 0, len(inv.Software))
 	for _, s := range inv.Software {
-		sw = append(sw, patch.Software{Name: s.Name, Version: s.Version, Vendor: s.Vendor, Source: s.Source, Arch: s.Arch, InstallDate: s.InstallDate})
+		sw = append(sw, patch.Software{Name: cleanField(s.Name, 500), Version: cleanField(s.Version, 200), Vendor: cleanField(s.Vendor, 500),
+			Source: cleanField(s.Source, 40), Arch: cleanField(s.Arch, 40), InstallDate: truncateTime(s.InstallDate)})
 	}
-	return patch.AgentInventory{Hash: hash, CollectedAt: inv.CollectedAt, Facts: facts, Software: sw, Document: doc}, nil
+	return patch.AgentInventory{Hash: clean(hash), CollectedAt: truncateTime(inv.CollectedAt), Facts: facts, Software: sw, Document: doc}, nil
 }
 
 // resultsFromWire converts delivered results, rejecting (with a reason the
@@ -91,12 +93,15 @@ func resultFromWire(r *agentapi.Result) (patch.AgentResult, error) {
 	}
 	ar := patch.AgentResult{
 		ID: r.ID, JobID: patch.AgentJobID(r.JobID), Kind: string(r.Kind), Status: string(r.Status),
-		StartedAt: r.StartedAt, FinishedAt: r.FinishedAt, Error: r.Error, Document: doc,
+		StartedAt: truncateTime(r.StartedAt), FinishedAt: truncateTime(r.FinishedAt), Error: clean(r.Error), Document: doc,
+	}
+	if ar.FinishedAt.IsZero() {
+		return ar, fmt.Errorf("finished_at: %s is out of range", r.FinishedAt)
 	}
 	if r.Scan == nil {
 		return ar, nil
 	}
-	scan := &patch.ScanResult{At: r.FinishedAt, Failed: map[patch.UpdateSource]string{}}
+	scan := &patch.ScanResult{At: ar.FinishedAt, Failed: map[patch.UpdateSource]string{}}
 	for _, src := range r.Scan.Sources {
 		if !slices.Contains(knownSources, src) {
 			return ar, fmt.Errorf("scan.sources: unknown source %q", src)
@@ -107,11 +112,11 @@ func resultFromWire(r *agentapi.Result) (patch.AgentResult, error) {
 		if !slices.Contains(knownSources, src) {
 			return ar, fmt.Errorf("scan.failed: unknown source %q", src)
 		}
-		scan.Failed[patch.UpdateSource(src)] = msg
+		scan.Failed[patch.UpdateSource(src)] = clean(msg)
 	}
 	seen := map[string]bool{}
 	for _, u := range r.Scan.Missing {
-		key := u.Source + "\x00" + u.ID
+		key := u.Source + " " + u.ID
 		if seen[key] {
 			continue
 		}
@@ -119,25 +124,25 @@ func resultFromWire(r *agentapi.Result) (patch.AgentResult, error) {
 		scan.Missing = append(scan.Missing, patch.ScannedUpdate{
 			Update: patch.Update{
 				Source:               patch.UpdateSource(u.Source),
-				VendorID:             u.ID,
-				Package:              u.Package,
-				Title:                u.Title,
-				Product:              u.Product,
-				Version:              u.AvailableVersion,
-				Classification:       u.Classification,
-				VendorClassification: u.VendorClassification,
-				VendorSeverity:       u.VendorSeverity,
-				Advisory:             u.Advisory,
-				KBs:                  u.KBs,
-				CVEs:                 u.CVEs,
+				VendorID:             cleanField(u.ID, 512),
+				Package:              cleanField(u.Package, 1000),
+				Title:                cleanField(u.Title, 2000),
+				Product:              cleanField(u.Product, 500),
+				Version:              cleanField(u.AvailableVersion, 1000),
+				Classification:       cleanField(u.Classification, 100),
+				VendorClassification: cleanField(u.VendorClassification, 200),
+				VendorSeverity:       cleanField(u.VendorSeverity, 100),
+				Advisory:             cleanField(u.Advisory, 200),
+				KBs:                  cleanAll(u.KBs),
+				CVEs:                 cleanAll(u.CVEs),
 				CVSS:                 u.CVSS,
 				KnownExploited:       u.KnownExploited,
 				ReleaseDate:          truncateTime(u.ReleaseDate),
 				RebootRequired:       u.RebootRequired,
-				Size:                 u.Size,
-				Supersedes:           u.Supersedes,
+				Size:                 max(u.Size, 0),
+				Supersedes:           cleanAll(u.Supersedes),
 			},
-			InstalledVersion: u.InstalledVersion,
+			InstalledVersion: cleanField(u.InstalledVersion, 1000),
 		})
 	}
 	ar.Scan = scan
@@ -152,4 +157,45 @@ func truncateTime(t time.Time) time.Time {
 		return time.Time{}
 	}
 	return t
+}
+
+// clean makes agent-sent text storable everywhere: PostgreSQL refuses NUL
+// characters in TEXT, the evidence chain refuses other control characters,
+// and one bad string must not fail a whole check-in. Tabs and line breaks
+// stay; invalid UTF-8 (which the JSON decoder already replaces) is
+// replaced.
+func clean(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '\t' || r == '\n' || r == '\r' {
+			return r
+		}
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
+			return -1
+		}
+		return r
+	}, strings.ToValidUTF8(s, "\uFFFD"))
+}
+
+// cleanField is clean for one-line fields (package names, versions,
+// titles): no line breaks either, and at most n bytes, so that it fits in
+// an evidence entry's details.
+func cleanField(s string, n int) string {
+	s = strings.Map(func(r rune) rune {
+		if r == '\t' || r == '\n' || r == '\r' {
+			return ' '
+		}
+		return r
+	}, clean(s))
+	if len(s) > n {
+		s = strings.ToValidUTF8(s[:n], "")
+	}
+	return s
+}
+
+func cleanAll(ss []string) []string {
+	out := make([]string, 0, len(ss))
+	for _, s := range ss {
+		out = append(out, cleanField(s, 200))
+	}
+	return out
 }

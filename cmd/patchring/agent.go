@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -170,10 +171,15 @@ queued results) and exit.`,
 					st.ServerURL, st.AgentID, time.Since(start).Round(time.Millisecond), n, st.NextCheckInSeconds)
 				return nil
 			}
-			return agent.RunService(cmd.Context(), func(ctx context.Context) error {
+			err = agent.RunService(cmd.Context(), func(ctx context.Context) error {
 				opts.Logger.Info("patchring agent running", "version", version.String(), "state", opts.StateDir, "server", a.State().ServerURL)
 				return a.Run(ctx)
 			})
+			if errors.Is(err, context.Canceled) {
+				opts.Logger.Info("patchring agent stopped")
+				return nil // a requested stop is not a failure for the service manager
+			}
+			return err
 		},
 	}
 	f.register(cmd)

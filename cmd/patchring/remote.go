@@ -47,6 +47,7 @@ func (r *remoteFlags) client() (*apiclient.Client, error) {
 func printJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false) // print commands with && as they are, for copy and paste
 	return enc.Encode(v)
 }
 

@@ -363,16 +363,17 @@ func (a *Agent) cycle(ctx context.Context, once bool) (err error) {
 	if a.state.Revoked {
 		return ErrRevoked
 	}
-	if once || a.opts.Now().Sub(a.state.LastScan) >= a.scanInterval() {
-		r := a.scan(ctx, nil, "")
-		if err := a.queue(ctx, r); err != nil {
-			return err
-		}
-	}
+	// Inventory first: it tells the backends which product they serve.
 	if once || a.inv == nil || a.opts.Now().Sub(a.invAt) >= a.opts.InventoryInterval {
 		if err := a.collectInventory(ctx); err != nil {
 			// Check in anyway: the updates matter more than the facts.
 			a.log.WarnContext(ctx, "inventory collection failed", "err", err)
+		}
+	}
+	if once || a.opts.Now().Sub(a.state.LastScan) >= a.scanInterval() {
+		r := a.scan(ctx, nil, "")
+		if err := a.queue(ctx, r); err != nil {
+			return err
 		}
 	}
 	resp, err := a.checkIn(ctx)
@@ -450,6 +451,7 @@ func (a *Agent) checkIn(ctx context.Context) (*agentapi.CheckInResponse, error) 
 			return nil, err
 		}
 		queued, _ := a.outbox.Len()
+		queued -= len(results) // the backlog beyond this delivery
 		hash := a.invHash
 		if hash == "" {
 			hash = a.state.AckedInventoryHash

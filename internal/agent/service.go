@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"runtime"
 	"time"
 
@@ -66,6 +68,15 @@ func UninstallService() error {
 	stopErr := s.Stop()
 	if err := s.Uninstall(); err != nil {
 		return fmt.Errorf("uninstall %s service (%s): %w", ServiceName, s.Platform(), errors.Join(err, stopErr))
+	}
+	// kardianos/service removes a SysV init script but not the runlevel
+	// links it made to it; left behind they would be dangling.
+	if links, _ := filepath.Glob("/etc/rc[0-6].d/[SK][0-9][0-9]" + ServiceName); runtime.GOOS == "linux" {
+		for _, l := range links {
+			if target, err := os.Readlink(l); err == nil && filepath.Base(target) == ServiceName {
+				_ = os.Remove(l)
+			}
+		}
 	}
 	return nil
 }

@@ -69,8 +69,8 @@ type CheckInRequest struct {
 
 // AgentStatus is the agent's health as it sees it.
 type AgentStatus struct {
-	// OutboxLength is how many results wait to be delivered, these
-	// included.
+	// OutboxLength is how many results wait to be delivered besides
+	// those in this request.
 	OutboxLength int `json:"outbox_length"`
 	// OutboxDropped counts results dropped because the outbox was full,
 	// since enrollment.

@@ -56,7 +56,11 @@ func trendOption(t *Trend) (charts.LineChartOption, error) {
 	// Ratings live near the top of the scale; start the axis a little
 	// below the lowest value so differences stay visible, never below 0.
 	floor := math.Max(0, math.Floor((lo-5)/10)*10)
-	opt.YAxis = []charts.YAxisOption{{Min: charts.Ptr(floor), Max: charts.Ptr(100.0),
+	unit := 10.0
+	if 100-floor <= 30 {
+		unit = 5
+	}
+	opt.YAxis = []charts.YAxisOption{{Min: charts.Ptr(floor), Max: charts.Ptr(100.0), Unit: unit, LabelCount: int((100-floor)/unit) + 1,
 		ValueFormatter: func(f float64) string { return strconv.FormatFloat(f, 'f', 0, 64) + "%" }}}
 	opt.Legend = charts.LegendOption{SeriesNames: names}
 	opt.Symbol = charts.Symbol{Shape: charts.SymbolNone}

@@ -219,3 +219,27 @@ func sortedKeys[V any](m map[string]V) []string {
 	slices.Sort(ks)
 	return ks
 }
+
+// failureRateText states the install failure rate over all rings.
+func failureRateText(rs []compliance.FailureRate) string {
+	for _, r := range rs {
+		if r.Ring != "" {
+			continue
+		}
+		if n := r.Succeeded + r.Failed; n > 0 {
+			return fmt.Sprintf("%d of %d install attempts failed (%s).", r.Failed, n, pct(r.RatePct))
+		}
+	}
+	return "No install attempts were counted for the failure rate in this period; failures and rollbacks recorded in the evidence chain are listed below."
+}
+
+// plural returns "1 failure" or "3 failures".
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}
+
+// Plural is plural, for the server's plain-language sentences.
+var Plural = plural

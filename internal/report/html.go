@@ -40,20 +40,21 @@ type ratingTableData struct {
 }
 
 var funcs = template.FuncMap{
-	"pct":       pct,
-	"numv":      num,
-	"hours":     hoursText,
-	"met":       met,
-	"day":       day,
-	"stamp":     stamp,
-	"yesno":     yesNo,
-	"tier":      tierLabel,
-	"excluded":  excludedText,
-	"event":     eventText,
-	"join":      strings.Join,
-	"add":       func(a, b int) int { return a + b },
-	"deref":     func(b *bool) bool { return b != nil && *b },
-	"dayBefore": func(t time.Time) string { return day(t.Add(-time.Millisecond)) },
+	"pct":         pct,
+	"numv":        num,
+	"hours":       hoursText,
+	"met":         met,
+	"day":         day,
+	"stamp":       stamp,
+	"yesno":       yesNo,
+	"tier":        tierLabel,
+	"excluded":    excludedText,
+	"event":       eventText,
+	"failureRate": failureRateText,
+	"join":        strings.Join,
+	"add":         func(a, b int) int { return a + b },
+	"deref":       func(b *bool) bool { return b != nil && *b },
+	"dayBefore":   func(t time.Time) string { return day(t.Add(-time.Millisecond)) },
 	"metClass": func(m *bool) string {
 		if m != nil && !*m {
 			return "notmet"

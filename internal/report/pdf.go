@@ -132,8 +132,12 @@ func (p *pdfDoc) keep(need float64) {
 }
 
 // heading starts a section.
-func (p *pdfDoc) heading(s string) {
-	p.keep(45)
+func (p *pdfDoc) heading(s string) { p.headingKeep(s, 45) }
+
+// headingKeep starts a section whose first need millimetres must follow
+// the heading on the same page (a chart).
+func (p *pdfDoc) headingKeep(s string, need float64) {
+	p.keep(need)
 	p.m.AddAutoRow(text.NewCol(grid, s, props.Text{Size: 12, Style: fontstyle.Bold, Color: colorAccent, Top: 5, Bottom: 1.5}))
 }
 

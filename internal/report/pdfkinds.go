@@ -47,7 +47,7 @@ func patchHealthPDF(d *PatchHealth) ([]byte, error) {
 	p.note("Left out of the rating at " + stamp(d.AsOf) + " and shown here instead: " + excludedText(d.Excluded) +
 		". The strict column counts them as missing.")
 
-	p.heading("30-day trend")
+	p.headingKeep("30-day trend", 80)
 	if d.Trend.Empty() {
 		p.para("No daily ratings were recorded in the 30 days to " + day(d.AsOf) + ".")
 	} else if err := p.chart(&d.Trend, 62); err != nil {
@@ -66,11 +66,7 @@ func patchHealthPDF(d *PatchHealth) ([]byte, error) {
 	p.table([]column{{"Tier", 40, false}, {"Updates fixed", 20, true}, {"Median", 20, true}, {"90th percentile", 20, true}}, rows, "Nothing was fixed in this period.")
 
 	p.heading("Failures and remediation")
-	for _, r := range d.FailureRates {
-		if r.Ring == "" {
-			p.para(fmt.Sprintf("%d of %d install attempts failed (%s).", r.Failed, r.Succeeded+r.Failed, pct(r.RatePct)))
-		}
-	}
+	p.para(failureRateText(d.FailureRates))
 	rows = [][]cell{}
 	for _, f := range d.Failures {
 		what := eventText(f.Event)

@@ -89,7 +89,11 @@ func (s *Server) WriteEvidenceBundle(ctx context.Context, in BundleRequest, w io
 		return nil, err
 	}
 	rc := s.newReportCtx(ctx, c, p)
-	span, err := s.st.Checkpoints.EvidenceSpan(ctx, c.ID, p.Start, rc.asOf)
+	until := rc.asOf
+	if rc.partial {
+		until = until.Add(time.Millisecond) // the events recorded at this very instant too
+	}
+	span, err := s.st.Checkpoints.EvidenceSpan(ctx, c.ID, p.Start, until)
 	if err != nil {
 		return nil, err
 	}

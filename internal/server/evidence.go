@@ -38,8 +38,10 @@ type EvidenceLog interface {
 // EvidenceOptions configure the evidence service and the reports.
 type EvidenceOptions struct {
 	// KeyName names new signing keys; the creation date is appended
-	// ("patchring.example-msp.com/2026-11-23"). DefaultEvidenceKeyName when
-	// empty. It must be printable ASCII without spaces or '+'.
+	// ("patchring.example-msp.com/2026-11-23"). When empty, a rotation
+	// keeps the name of the key it replaces, and a first key is called
+	// DefaultEvidenceKeyName. It must be printable ASCII without spaces,
+	// '/' or '+'.
 	KeyName string
 	// CheckpointInterval is how often RunEvidenceCheckpointer signs the
 	// chain heads that moved; DefaultCheckpointInterval when zero.
@@ -61,9 +63,6 @@ const (
 )
 
 func (o EvidenceOptions) withDefaults() EvidenceOptions {
-	if o.KeyName == "" {
-		o.KeyName = DefaultEvidenceKeyName
-	}
 	if o.CheckpointInterval <= 0 {
 		o.CheckpointInterval = DefaultCheckpointInterval
 	}
@@ -96,11 +95,20 @@ type EvidenceKey struct {
 	RetiredAt time.Time `json:"retired_at,omitzero"`
 }
 
-// newEvidenceKey generates a key named after the options and the date.
-func (s *Server) newEvidenceKey() (*patch.ServerKey, *evidence.PrivateKey, error) {
+// newEvidenceKey generates a key named after the options (or else the key
+// it replaces, so a rotation from the host-side CLI keeps the server's
+// name) and the date.
+func (s *Server) newEvidenceKey(previous *evidence.PrivateKey) (*patch.ServerKey, *evidence.PrivateKey, error) {
 	o := s.evidence.withDefaults()
+	name := o.KeyName
+	if name == "" && previous != nil {
+		name, _, _ = strings.Cut(previous.Public().ID().Name, "/")
+	}
+	if name == "" {
+		name = DefaultEvidenceKeyName
+	}
 	now := s.now().UTC()
-	priv, err := evidence.GenerateKey(o.Rand, o.KeyName+"/"+now.Format("2006-01-02"))
+	priv, err := evidence.GenerateKey(o.Rand, name+"/"+now.Format("2006-01-02"))
 	if err != nil {
 		return nil, nil, fmt.Errorf("generate evidence key: %w", err)
 	}
@@ -119,7 +127,7 @@ func (s *Server) evidenceKey(ctx context.Context) (*evidence.PrivateKey, error) 
 	sys := evidenceSystem(ctx, "evidence key")
 	k, err := s.st.Keys.ActiveKey(sys, patch.KeyEvidence)
 	if patch.ErrorKind(err) == patch.KindNotFound {
-		nk, _, gerr := s.newEvidenceKey()
+		nk, _, gerr := s.newEvidenceKey(nil)
 		if gerr != nil {
 			return nil, gerr
 		}
@@ -235,7 +243,7 @@ func (s *Server) RotateEvidenceKey(ctx context.Context, reason string) (*KeyRota
 	if _, err := s.SignCheckpoints(ctx); err != nil {
 		return nil, fmt.Errorf("sign heads before rotation: %w", err)
 	}
-	nk, priv, err := s.newEvidenceKey()
+	nk, priv, err := s.newEvidenceKey(old)
 	if err != nil {
 		return nil, err
 	}

@@ -675,7 +675,8 @@ func healthHighlights(d *report.PatchHealth) []string {
 	case len(d.Failures) == 0:
 		out = append(out, "No install failed and nothing was rolled back.")
 	default:
-		out = append(out, fmt.Sprintf("%d failures or rollbacks were recorded; %d remediated, %d still open.", len(d.Failures), len(d.Failures)-open, open))
+		out = append(out, fmt.Sprintf("%s recorded; %d remediated, %d still open.", report.Plural(len(d.Failures), "failure or rollback was", "failures or rollbacks were"),
+			len(d.Failures)-open, open))
 	}
 	soon := 0
 	for _, x := range d.Exceptions {
@@ -683,7 +684,8 @@ func healthHighlights(d *report.PatchHealth) []string {
 			soon++
 		}
 	}
-	out = append(out, fmt.Sprintf("%d exceptions were in effect at the end of the period; %d expire within 14 days.", len(d.Exceptions), soon))
+	out = append(out, fmt.Sprintf("%s in effect at the end of the period; %d expire within 14 days.",
+		report.Plural(len(d.Exceptions), "exception was", "exceptions were"), soon))
 	if len(d.TopRisks) > 0 {
 		r := d.TopRisks[0]
 		out = append(out, fmt.Sprintf("Biggest risk removed: %s on %s (%s).", r.Update, r.Hostname, r.Tier))
@@ -693,7 +695,7 @@ func healthHighlights(d *report.PatchHealth) []string {
 		gapped += g.Assets
 	}
 	if gapped > 0 {
-		out = append(out, fmt.Sprintf("Coverage gaps are listed at the end (%d device-gap entries); they are reported, not left out.", gapped))
+		out = append(out, fmt.Sprintf("Coverage gaps (%s) are listed at the end: they are reported, not left out.", report.Plural(gapped, "device gap", "device gaps")))
 	}
 	return out
 }
@@ -866,7 +868,8 @@ func qbrNarrative(d *report.QBR, gaps []report.GapCount) {
 		}
 	}
 	if n := len(d.Exceptions); n > 0 {
-		d.Summary = append(d.Summary, fmt.Sprintf("%d systems or updates are under a signed exception, each with safeguards and a fixed end date (listed below).", n))
+		d.Summary = append(d.Summary, fmt.Sprintf("%s under a signed exception, with safeguards and a fixed end date (listed below).",
+			report.Plural(n, "system or update is", "systems or updates are")))
 	} else {
 		d.Summary = append(d.Summary, "No system is excused from patching.")
 	}

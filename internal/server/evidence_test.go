@@ -47,7 +47,8 @@ func newEvidenceWorld(t *testing.T, start time.Time) *evidenceWorld {
 	db.Now = clock.Now
 	srv := server.New(server.Stores{MSP: db, Clients: db, Sites: db, Assets: db, Users: db, Tokens: db, Audit: db, Ping: db,
 		Inventory: db, Findings: db, Keys: db, Policies: db, Decisions: db, Exceptions: db, Evaluations: db, Alerts: db,
-		Evidence: db, Checkpoints: db, EvidenceKeys: db, Reports: db},
+		Evidence: db, Checkpoints: db, EvidenceKeys: db, Reports: db,
+		ComplianceFacts: db, Monitors: db, Baselines: db, Snapshots: db},
 		server.Options{Now: clock.Now, Evidence: server.EvidenceOptions{KeyName: "patchring.test", Generator: "patchring test"}})
 	return &evidenceWorld{srv: srv, db: db, raw: raw, clock: clock, admin: patchtest.AdminContext(t.Context())}
 }

@@ -14,9 +14,10 @@
 //     time or its installation falls in the window (30 days) before T.
 //   - It counts as missing when it is approved, its due time (plus grace)
 //     has passed, and it is not installed at T.
-//   - Past-due missing findings that are excepted, emergency updates or
-//     not approved are excluded from the rating and counted beside it; the
-//     strict rating counts them as missing. An installed update always
+//   - Missing findings under an active exception (whatever their paused
+//     due time), and past-due missing findings that are emergency updates
+//     or not approved, are excluded from the rating and counted beside it;
+//     the strict rating counts them as missing. An installed update always
 //     counts: only failures can be excluded, so exclusions never create
 //     credit, and the strict rating never exceeds the rating.
 //   - An asset's rating is installed / (installed + missing), or 100 %

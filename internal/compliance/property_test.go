@@ -99,7 +99,7 @@ func TestPropertyRatingsInRange(t *testing.T) {
 
 // TestPropertyExcludingNothing: rating the same facts with nothing
 // excluded (no exceptions, no emergency flags, everything approved) can
-// only lower or keep every rating, and gives exactly the strict rating.
+// only lower or keep every rating, and never goes below the strict rating.
 func TestPropertyExcludingNothing(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		as := genAssets(t)
@@ -111,22 +111,27 @@ func TestPropertyExcludingNothing(t *testing.T) {
 		}
 		after := byKey(compliance.Rollup(summaries(as, at)))
 		for k, b := range before {
-			a := after[k]
+			a, ok := after[k]
+			if !ok {
+				continue // a tier that only excepted findings had
+			}
 			if a.Rated != b.Rated {
 				t.Fatalf("%v: rated %d → %d", k, b.Rated, a.Rated)
 			}
 			if a.Rating > b.Rating {
 				t.Fatalf("%v: excluding nothing raised the rating %d → %d", k, b.Rating, a.Rating)
 			}
-			if b.Rated > 0 && a.Rating != b.Strict {
-				t.Fatalf("%v: rating without exclusions %d, strict rating %d", k, a.Rating, b.Strict)
+			// The strict rating also counts excepted findings whose
+			// (paused) due time has not come: it is the floor.
+			if b.Rated > 0 && a.Rating < b.Strict {
+				t.Fatalf("%v: rating without exclusions %d below the strict rating %d", k, a.Rating, b.Strict)
 			}
 		}
 	})
 }
 
 // TestPropertyExceptingNeverLowers: putting any open finding under an
-// exception never lowers a rating.
+// exception never lowers a rating, and never raises the strict one.
 func TestPropertyExceptingNeverLowers(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		as := genAssets(t)
@@ -139,7 +144,11 @@ func TestPropertyExceptingNeverLowers(t *testing.T) {
 			}
 		}
 		for k, a := range byKey(compliance.Rollup(summaries(as, at))) {
-			if b := before[k]; a.Rating < b.Rating || a.Strict != b.Strict {
+			b, ok := before[k]
+			if !ok {
+				continue // a tier that only excepted findings have
+			}
+			if a.Rating < b.Rating || a.Strict > b.Strict {
 				t.Fatalf("%v: excepting changed rating %d → %d, strict %d → %d", k, b.Rating, a.Rating, b.Strict, a.Strict)
 			}
 		}

@@ -62,7 +62,7 @@ const (
 	History                      // installed, but due and installed before the window
 	Installed                    // verified installed: counts for the rating
 	Missing                      // approved, past due, not installed: counts against
-	Excepted                     // past due and missing, covered by an active exception
+	Excepted                     // missing and covered by an active exception (its paused clock hides its real due time)
 	Emergency                    // past due and missing, an emergency update
 	NotApproved                  // past due and missing, pending approval or declined
 	NotEvaluated                 // missing, no due time yet
@@ -116,6 +116,12 @@ func (c classifier) classify(f *Finding) Category {
 	if installed && f.Resolution != patch.ResolvedVerified {
 		return Replaced
 	}
+	if f.Excepted && !installed {
+		// An exception pauses the clock, so the stored due time moves out
+		// with it: an excepted finding counts beside the rating whatever
+		// its due time says.
+		return Excepted
+	}
 	if f.DueAt.IsZero() {
 		if installed {
 			return NotDue
@@ -136,8 +142,6 @@ func (c classifier) classify(f *Finding) Category {
 		return History
 	}
 	switch {
-	case f.Excepted:
-		return Excepted
 	case f.Emergency:
 		return Emergency
 	case f.Approval != patch.ApprovalApproved:

@@ -87,6 +87,9 @@ func Seed(ctx context.Context, srv *server.Server, assets patch.AssetStore, opts
 		return nil, err
 	}
 	res.Token = tok.Secret
+	if err := seedCompliance(ctx, srv, assets, rnd, opts.Now, res); err != nil {
+		return nil, fmt.Errorf("demo patch history: %w", err)
+	}
 	return res, nil
 }
 

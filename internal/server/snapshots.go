@@ -74,8 +74,8 @@ func (s *Server) takeSnapshots(ctx context.Context, days []patch.Day) (*Snapshot
 		for i, d := range days {
 			at := d.End()
 			for _, cf := range facts {
-				if cf.Asset.CreatedAt.After(at) {
-					continue // not registered yet that day
+				if cf.Asset.FirstSeen.After(at) {
+					continue // not known yet that day
 				}
 				perDay[i] = append(perDay[i], compliance.Summarize(ratingAsset(c, cf, at), at, o))
 			}
@@ -289,4 +289,23 @@ func (s *Server) HistoryAssets(ctx context.Context, client patch.ClientID, day p
 		return nil, 0, patch.FieldError("dim", "must be one of all, kind, class, os, tier, site (got %q)", dim)
 	}
 	return s.st.Snapshots.FindAssetDays(ctx, f)
+}
+
+// RunComplianceOnce does one round of RunCompliance: every asset
+// re-rated, every monitor evaluated, missing snapshots of the last days
+// taken.
+func (s *Server) RunComplianceOnce(ctx context.Context) error {
+	if err := s.complianceRound(ctx); err != nil {
+		return err
+	}
+	_, err := s.fillSnapshots(ctx, s.copts().CatchUpDays, false)
+	return err
+}
+
+// ComplianceConfigured reports whether the server has the stores the
+// compliance use cases and the SLA evaluator need (the demo seeds its
+// patch history only then).
+func (s *Server) ComplianceConfigured() bool {
+	return s.st.ComplianceFacts != nil && s.st.Monitors != nil && s.st.Snapshots != nil && s.st.Baselines != nil &&
+		s.st.Findings != nil && s.st.Policies != nil && s.st.Decisions != nil && s.st.Exceptions != nil && s.st.Evaluations != nil
 }

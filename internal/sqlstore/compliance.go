@@ -167,35 +167,26 @@ func (db *DB) FindComplianceFacts(ctx context.Context, f patch.ComplianceFactFil
 	return out, nil
 }
 
-// snapshotBatch is how many rows one INSERT carries: well under SQLite's
-// 32766 bound parameters for the widest table.
-const snapshotBatch = 400
-
-// insertRows inserts rows of n columns in batches.
+// insertRows inserts rows of n columns with one prepared statement: the
+// engines parse it once, which is much faster than one big statement for
+// the thousands of rows a snapshot has.
 func (tx *Tx) insertRows(ctx context.Context, head string, n int, rows [][]any) error {
-	for len(rows) > 0 {
-		k := min(len(rows), snapshotBatch)
-		var b strings.Builder
-		b.WriteString(head)
-		args := make([]any, 0, k*n)
-		for i, r := range rows[:k] {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			b.WriteByte('(')
-			for j := range n {
-				if j > 0 {
-					b.WriteString(", ")
-				}
-				fmt.Fprintf(&b, "$%d", len(args)+j+1)
-			}
-			b.WriteByte(')')
-			args = append(args, r...)
-		}
-		if _, err := tx.exec(ctx, b.String(), args...); err != nil {
+	if len(rows) == 0 {
+		return nil
+	}
+	ph := make([]string, n)
+	for i := range ph {
+		ph[i] = fmt.Sprintf("$%d", i+1)
+	}
+	st, err := tx.tx.PrepareContext(ctx, head+"("+strings.Join(ph, ", ")+")")
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	for _, r := range rows {
+		if _, err := st.ExecContext(ctx, r...); err != nil {
 			return err
 		}
-		rows = rows[k:]
 	}
 	return nil
 }

@@ -151,8 +151,8 @@ type RingProgress struct {
 	RolledBack int `json:"rolled_back"`
 	// Waived are failures a person acknowledged by resuming the cycle;
 	// they no longer count against the gate.
-	Waived int `json:"waived"`
-	Skipped    int `json:"skipped"` // nothing to do, missed its windows, or cancelled
+	Waived  int `json:"waived"`
+	Skipped int `json:"skipped"` // nothing to do, missed its windows, or cancelled
 	// Results is Succeeded + Failed: the sample the gate is computed on.
 	Results int `json:"results"`
 	// FailureRatePct is (Failed − Waived) / Results, in percent.

@@ -57,7 +57,7 @@ type world struct {
 	// requests are every job request ever made, in order.
 	requests []JobRequest
 	// reqs are the requests by job id (what each agent is asked to do).
-	reqs map[string]JobRequest
+	reqs     map[string]JobRequest
 	resolved []patch.TicketResolution
 	ids      int
 }

@@ -380,7 +380,7 @@ func (e *engine) stepSnapshot(d *patch.Deployment) {
 	}
 	d.SnapshotAt = at
 	e.touch(d)
-	details := map[string]string{"finished_at": ts(at)}
+	details := map[string]string{"agent_time": ts(at)}
 	if jobs[0].Webhook {
 		details["via"] = "webhook"
 	} else if o := jobs[0].Outcome; o != nil && o.Output != "" {
@@ -469,8 +469,8 @@ func (e *engine) stepInstall(d *patch.Deployment) {
 				switch it.Status {
 				case "installed":
 					t.State, t.Detail = patch.TargetInstalled, ""
-					e.event(patch.EventInstalled, d, t.UpdateID, map[string]string{"package": t.Package, "from_version": t.FromVersion,
-						"to_version": cmp.Or(it.ToVersion, t.Version), "finished_at": ts(o.FinishedAt), "job": j.ID})
+					e.event(patch.EventInstalled, d, t.UpdateID, map[string]string{"package": t.Package, "previous_version": t.FromVersion,
+						"version": cmp.Or(it.ToVersion, t.Version), "agent_time": ts(o.FinishedAt), "job": j.ID})
 				case "skipped":
 					// Nothing was done (the backend found nothing to do):
 					// only the verification scan can tell whether the
@@ -480,7 +480,7 @@ func (e *engine) stepInstall(d *patch.Deployment) {
 					t.State, t.Detail = patch.TargetFailed, tail(cmp.Or(it.Detail, whys[i], "failed"), 500)
 					failures = append(failures, t.Package+": "+t.Detail)
 					e.event(patch.EventInstallFailed, d, t.UpdateID, map[string]string{"package": t.Package, "version": t.Version,
-						"reason": t.Detail, "finished_at": ts(o.FinishedAt), "job": j.ID})
+						"reason": t.Detail, "agent_time": ts(o.FinishedAt), "job": j.ID})
 				}
 			}
 		}
@@ -498,7 +498,7 @@ func (e *engine) stepInstall(d *patch.Deployment) {
 			failures = append(failures, t.Package+": "+t.Detail)
 			details := map[string]string{"package": t.Package, "version": t.Version, "reason": t.Detail, "job": j.ID}
 			if o != nil {
-				details["finished_at"] = ts(o.FinishedAt)
+				details["agent_time"] = ts(o.FinishedAt)
 			}
 			e.event(patch.EventInstallFailed, d, t.UpdateID, details)
 		}
@@ -740,13 +740,14 @@ func (e *engine) stepHealth(d *patch.Deployment) {
 		e.job(d, a, JobRequest{Step: patch.StepHealth, Health: e.in.Runbook.Checks(a.Asset), ExpiresAt: e.now.Add(HealthTimeout)})
 		return
 	}
-	var failed, passed []string
+	var failed, failedNames, passed []string
 	if o := jobs[0].Outcome; o != nil {
 		for _, c := range o.Checks {
 			if c.OK {
 				passed = append(passed, c.Name)
 			} else {
 				failed = append(failed, c.Name+": "+cmp.Or(c.Detail, "failed"))
+				failedNames = append(failedNames, c.Name)
 			}
 		}
 	}
@@ -760,12 +761,12 @@ func (e *engine) stepHealth(d *patch.Deployment) {
 	d.NextAttemptAt = time.Time{}
 	e.touch(d)
 	if len(failed) == 0 {
-		e.event(patch.EventHealthCheckPassed, d, "", map[string]string{"checks": strings.Join(passed, ", "), "finished_at": ts(d.HealthCheckedAt)})
+		e.event(patch.EventHealthCheckPassed, d, "", map[string]string{"check": strings.Join(passed, ", "), "agent_time": ts(d.HealthCheckedAt)})
 		e.succeed(d)
 		return
 	}
-	e.event(patch.EventHealthCheckFailed, d, "", map[string]string{"failed": tail(strings.Join(failed, "; "), 4000),
-		"passed": strings.Join(passed, ", "), "finished_at": ts(d.HealthCheckedAt)})
+	e.event(patch.EventHealthCheckFailed, d, "", map[string]string{"check": tail(strings.Join(failedNames, ", "), 2000),
+		"reason": tail(strings.Join(failed, "; "), 4000), "passed": strings.Join(passed, ", "), "agent_time": ts(d.HealthCheckedAt)})
 	d.LastError = tail("health check failed: "+strings.Join(failed, "; "), 2000)
 	e.rollback(d, a)
 }
@@ -854,13 +855,13 @@ func (e *engine) stepRollback(d *patch.Deployment) {
 					}
 				}
 			}
-			details := map[string]string{"package": t.Package, "from_version": t.Version, "to_version": t.FromVersion, "job": j.ID}
+			details := map[string]string{"package": t.Package, "previous_version": t.Version, "version": t.FromVersion, "job": j.ID}
 			if restore {
 				details["via"] = "snapshot"
-				delete(details, "to_version")
+				delete(details, "version")
 			}
 			if o != nil {
-				details["finished_at"] = ts(o.FinishedAt)
+				details["agent_time"] = ts(o.FinishedAt)
 			}
 			if ok {
 				t.State, t.Detail = patch.TargetRolledBack, ""

@@ -192,16 +192,6 @@ func excludedText(c patch.FindingCounts) string {
 	return strings.Join(parts, ", ")
 }
 
-// attainmentRow finds the all-tiers attainment row.
-func overallAttainment(as []compliance.Attainment) *compliance.Attainment {
-	for i := range as {
-		if as[i].Tier == "" {
-			return &as[i]
-		}
-	}
-	return nil
-}
-
 // csvSafe defuses spreadsheet formula injection in free text: a cell a
 // spreadsheet would evaluate is prefixed with a single quote.
 func csvSafe(s string) string {

@@ -38,11 +38,6 @@ func (e *ServerError) Error() string {
 	return fmt.Sprintf("server answered %d %s: %s", e.Status, e.Code, msg)
 }
 
-// temporary reports whether retrying later may succeed.
-func (e *ServerError) temporary() bool {
-	return e.Status >= 500 || e.Status == http.StatusTooManyRequests || e.Status == http.StatusRequestTimeout
-}
-
 // client speaks the agent protocol to one server.
 type client struct {
 	http *http.Client

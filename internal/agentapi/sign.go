@@ -143,7 +143,7 @@ func EncodePublicKey(pub ed25519.PublicKey) string {
 func ParsePublicKey(s string) (ed25519.PublicKey, error) {
 	b64, ok := strings.CutPrefix(s, "ed25519:")
 	if !ok {
-		return nil, errors.New("public key must start with ed25519:")
+		return nil, errors.New(`public key must have the prefix "ed25519:"`)
 	}
 	raw, err := base64.StdEncoding.DecodeString(b64)
 	if err != nil || len(raw) != ed25519.PublicKeySize {

@@ -72,6 +72,10 @@ const (
 	// requestBudget keeps a request's results under the server's limit,
 	// leaving room for an inventory.
 	requestBudget = 4 << 20
+	// scanTimeout and collectTimeout bound one backend's scan and one
+	// inventory collection, so a hung tool cannot stop the check-ins.
+	scanTimeout    = 30 * time.Minute
+	collectTimeout = 10 * time.Minute
 )
 
 // Hook is a command the machine's administrator allows the server to run by
@@ -444,8 +448,8 @@ func (a *Agent) observeClock(sent, server time.Time) {
 func (a *Agent) checkIn(ctx context.Context) (*agentapi.CheckInResponse, error) {
 	for attempt := 0; ; attempt++ {
 		now := a.opts.Now().UTC()
-		sendInv := a.inv != nil && (a.invHash != a.state.AckedInventoryHash || a.state.InventoryRequested ||
-			now.Sub(a.state.LastFullInventory) >= a.opts.FullInventoryEvery)
+		sendInv := a.inv != nil && a.invHash != a.state.RejectedInventoryHash &&
+			(a.invHash != a.state.AckedInventoryHash || a.state.InventoryRequested || now.Sub(a.state.LastFullInventory) >= a.opts.FullInventoryEvery)
 		results, err := a.outbox.Peek(agentapi.MaxResultsPerRequest, requestBudget)
 		if err != nil {
 			return nil, err
@@ -471,6 +475,13 @@ func (a *Agent) checkIn(ctx context.Context) (*agentapi.CheckInResponse, error) 
 		}
 		var resp agentapi.CheckInResponse
 		if err := a.post(ctx, agentapi.PathCheckIn, signer{}, req, &resp); err != nil {
+			if se, ok := errors.AsType[*ServerError](err); ok && se.Status == http.StatusBadRequest && sendInv && attempt == 0 {
+				// An inventory this server cannot take must not stop the
+				// check-ins (and with them the updates): go on without it.
+				a.log.WarnContext(ctx, "the server refused the inventory; checking in without it", "err", err)
+				a.state.RejectedInventoryHash = a.invHash
+				continue
+			}
 			return nil, err
 		}
 		a.state.LastCheckIn = now
@@ -538,7 +549,9 @@ func (a *Agent) flush(ctx context.Context) error {
 // collectInventory collects the host inventory plus the software the
 // package managers list, and remembers it with its hash.
 func (a *Agent) collectInventory(ctx context.Context) error {
-	host, err := a.opts.Collect(ctx)
+	cctx, cancel := context.WithTimeout(ctx, collectTimeout)
+	defer cancel()
+	host, err := a.opts.Collect(cctx)
 	if err != nil {
 		return fmt.Errorf("collect inventory: %w", err)
 	}
@@ -547,7 +560,7 @@ func (a *Agent) collectInventory(ctx context.Context) error {
 		if !ok {
 			continue
 		}
-		sw, err := sl.InstalledSoftware(ctx)
+		sw, err := sl.InstalledSoftware(cctx)
 		if err != nil {
 			host.Problems = append(host.Problems, fmt.Sprintf("%s: list installed software: %v", m.Source(), truncate(err.Error(), 500)))
 			continue
@@ -609,7 +622,9 @@ func (a *Agent) scan(ctx context.Context, only []string, jobID string) agentapi.
 			continue
 		}
 		ran++
-		ups, err := m.Scan(ctx)
+		sctx, cancel := context.WithTimeout(ctx, scanTimeout)
+		ups, err := m.Scan(sctx)
+		cancel()
 		if err != nil {
 			if rep.Failed == nil {
 				rep.Failed = map[string]string{}

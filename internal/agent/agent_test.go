@@ -119,6 +119,26 @@ func TestInventorySync(t *testing.T) {
 	}
 }
 
+// TestInventoryRefused: a server that refuses the inventory as invalid
+// still gets the check-ins and the updates.
+func TestInventoryRefused(t *testing.T) {
+	p := newPeer(t)
+	fake := pkgmgrtest.New(pkgmgr.SourceApt, curl)
+	a, _ := testAgent(t, p, fake)
+	fake.SetSoftware(pkgmgr.Software{Name: "new", Version: "1", Source: "dpkg"}) // the inventory changes
+	p.set(func(p *peer) { p.rejectInv = true })
+	for range 2 {
+		if err := a.RunOnce(t.Context()); err != nil {
+			t.Fatalf("RunOnce with a refused inventory: %v", err)
+		}
+	}
+	p.get(func(p *peer) {
+		if len(p.checkIns) != 2 || len(p.results) != 2 || p.inventories != 0 {
+			t.Errorf("peer saw %d check-ins, %d results, %d inventories; want 2, 2, 0", len(p.checkIns), len(p.results), p.inventories)
+		}
+	})
+}
+
 // TestInventoryParity keeps agentapi.Inventory in step with inventory.Host:
 // the agent converts one into the other with a JSON round trip.
 func TestInventoryParity(t *testing.T) {

@@ -38,6 +38,7 @@ type peer struct {
 	results     []agentapi.Result
 	inventories int
 	needInv     bool
+	rejectInv   bool // answer 400 to a check-in with an inventory
 	jobs        []agentapi.SignedJob
 	next        int
 	lastStatus  agentapi.AgentStatus
@@ -126,6 +127,10 @@ func (p *peer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case agentapi.PathCheckIn:
 		var req agentapi.CheckInRequest
 		if err := json.Unmarshal(body, &req); err != nil || auth.KeyID != "agt_test" {
+			fail(http.StatusBadRequest, "")
+			return
+		}
+		if req.Inventory != nil && p.rejectInv {
 			fail(http.StatusBadRequest, "")
 			return
 		}

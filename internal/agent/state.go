@@ -31,12 +31,15 @@ type State struct {
 	// AckedInventoryHash is the inventory hash the server holds.
 	AckedInventoryHash string `json:"acked_inventory_hash,omitempty"`
 	// InventoryRequested is set when the server asked for the inventory.
-	InventoryRequested bool      `json:"inventory_requested,omitempty"`
-	LastFullInventory  time.Time `json:"last_full_inventory,omitzero"`
-	LastScan           time.Time `json:"last_scan,omitzero"`
-	LastCheckIn        time.Time `json:"last_check_in,omitzero"`
-	LastError          string    `json:"last_error,omitempty"`
-	LastErrorAt        time.Time `json:"last_error_at,omitzero"`
+	InventoryRequested bool `json:"inventory_requested,omitempty"`
+	// RejectedInventoryHash is the hash of an inventory the server refused
+	// as invalid; it is not sent again (the check-ins go on without it).
+	RejectedInventoryHash string    `json:"rejected_inventory_hash,omitempty"`
+	LastFullInventory     time.Time `json:"last_full_inventory,omitzero"`
+	LastScan              time.Time `json:"last_scan,omitzero"`
+	LastCheckIn           time.Time `json:"last_check_in,omitzero"`
+	LastError             string    `json:"last_error,omitempty"`
+	LastErrorAt           time.Time `json:"last_error_at,omitzero"`
 	// NextCheckInSeconds and ScanIntervalSeconds are the server's pacing.
 	NextCheckInSeconds  int `json:"next_check_in_seconds,omitempty"`
 	ScanIntervalSeconds int `json:"scan_interval_seconds,omitempty"`

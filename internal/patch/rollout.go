@@ -322,8 +322,10 @@ type RolloutJob struct {
 	Step         RolloutStep  `json:"step"`
 	// Source is the backend of an install or rollback job.
 	Source UpdateSource `json:"source,omitempty"`
-	// Webhook is true for a snapshot webhook called by the server.
-	Webhook bool `json:"webhook,omitempty"`
+	// Webhook is true for a snapshot webhook called by the server, at
+	// URL.
+	Webhook bool   `json:"webhook,omitempty"`
+	URL     string `json:"url,omitempty"`
 	// State, DeliveredAt, CompletedAt and ResultID mirror the agent job
 	// (for a webhook, the call).
 	State       JobState  `json:"state"`
@@ -404,6 +406,16 @@ type DeploymentFilter struct {
 	ChangedSince *time.Time
 	Offset       int
 	Limit        int
+}
+
+// RolloutJobFilter selects rollout jobs, oldest first. CycleID is
+// required.
+type RolloutJobFilter struct {
+	CycleID       CycleID
+	DeploymentIDs []DeploymentID
+	// CurrentStep selects only the jobs of each deployment's current step
+	// (what the scheduler reads).
+	CurrentStep bool
 }
 
 // TicketFilter selects tickets, newest first.
@@ -495,9 +507,9 @@ type RolloutStore interface {
 	FindCycleByID(ctx context.Context, id CycleID) (*Cycle, error)
 	FindCycles(ctx context.Context, f CycleFilter) ([]*Cycle, int, error)
 	FindDeployments(ctx context.Context, f DeploymentFilter) ([]*Deployment, int, error)
-	// FindRolloutJobs returns the jobs of deployments (all steps), oldest
-	// first, with the agent job's state and result joined in.
-	FindRolloutJobs(ctx context.Context, cycle CycleID, deployments []DeploymentID) ([]*RolloutJob, error)
+	// FindRolloutJobs returns rollout jobs, oldest first, with the agent
+	// job's state and the agent's result joined in.
+	FindRolloutJobs(ctx context.Context, f RolloutJobFilter) ([]*RolloutJob, error)
 	// ChangeCycle applies a person's action at the cycle's current version
 	// (retrying when the scheduler changed it meanwhile). A cycle that is
 	// not active gives KindConflict unless the change allows it.

@@ -257,6 +257,12 @@ func (db *DB) DeleteClient(ctx context.Context, id patch.ClientID) error {
 			`DELETE FROM compliance_snapshots WHERE client_id = $1`,
 			`DELETE FROM compliance_asset_days WHERE client_id = $1`,
 			`DELETE FROM monitor_events WHERE client_id = $1`,
+			`DELETE FROM rollout_jobs WHERE client_id = $1`,
+			`DELETE FROM deployment_findings WHERE client_id = $1`,
+			`DELETE FROM deployments WHERE client_id = $1`,
+			`DELETE FROM cycles WHERE client_id = $1`,
+			`DELETE FROM tickets WHERE client_id = $1`,
+			`DELETE FROM runbooks WHERE client_id = $1`,
 			`DELETE FROM sites WHERE client_id = $1`,
 			`DELETE FROM clients WHERE id = $1`,
 		} {

@@ -49,6 +49,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("Sessions", func(t *testing.T) { testSessions(t, open) })
 	t.Run("AssetCounts", func(t *testing.T) { testAssetCounts(t, open) })
 	t.Run("Compliance", func(t *testing.T) { testCompliance(t, open) })
+	t.Run("Rollout", func(t *testing.T) { testRollout(t, open) })
 }
 
 // wantKind fails the test unless err has kind k.

@@ -278,7 +278,8 @@ func filenameOf(disposition, def string) string {
 		return def
 	}
 	name, _, _ := strings.Cut(rest, `"`)
-	if name == "" || strings.ContainsAny(name, `/\:`) || strings.HasPrefix(name, ".") {
+	if name == "" || len(name) > 200 || strings.ContainsAny(name, `/\:`) || strings.HasPrefix(name, ".") ||
+		strings.ContainsFunc(name, func(r rune) bool { return r < ' ' || r == 0x7f }) {
 		return def
 	}
 	return name

@@ -697,3 +697,33 @@ func resigned(t *testing.T, entries []zipEntry, path string) string {
 	must(t, os.WriteFile(path, buf.Bytes(), 0o600))
 	return path
 }
+
+func TestFilenameOf(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{`attachment; filename="evidence-riverside-2026-10.zip"`, "evidence-riverside-2026-10.zip"},
+		{`inline; filename="health.pdf"`, "health.pdf"},
+		{`attachment; filename="../../etc/passwd"`, "default"},
+		{`attachment; filename="C:\\x"`, "default"},
+		{`attachment; filename=".bashrc"`, "default"},
+		{`attachment`, "default"},
+		{``, "default"},
+	} {
+		if got := filenameOf(tc.in, "default"); got != tc.want {
+			t.Errorf("filenameOf(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+// FuzzFilenameOf: whatever a server sends, the CLI writes only a plain
+// file name in the current directory.
+func FuzzFilenameOf(f *testing.F) {
+	for _, s := range []string{`attachment; filename="a.zip"`, `filename="../x"`, `filename=""`, `filename="a/b"`, `x`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got := filenameOf(s, "default")
+		if got == "" || strings.ContainsAny(got, "/\\:\n\r\x00") || strings.HasPrefix(got, ".") || filepath.Base(got) != got {
+			t.Fatalf("filenameOf(%q) = %q", s, got)
+		}
+	})
+}

@@ -53,7 +53,12 @@ package agentapi
 //     and scan interval; scan, install, reboot and hook jobs in signed
 //     envelopes bound to one agent with an expiry; results with agent-chosen
 //     idempotent ids, sent with a check-in or on their own.
-const ProtocolVersion = 1
+//   - 2: health jobs (typed checks: TCP port, HTTP status, service running,
+//     file readable, a configured hook by name) and rollback jobs (return
+//     packages to earlier versions through the backend's Rollbacker), with
+//     their health and rollback reports. The rollout engine sends them only
+//     to agents of protocol 2 or later.
+const ProtocolVersion = 2
 
 // Paths of the protocol endpoints.
 const (

@@ -31,7 +31,7 @@ const (
 )
 
 // JobKinds lists the kinds this protocol version knows.
-var JobKinds = []JobKind{JobScan, JobInstall, JobReboot, JobHook}
+var JobKinds = []JobKind{JobScan, JobInstall, JobReboot, JobHook, JobHealth, JobRollback}
 
 // Job is one action for one agent. Payload is the kind's payload as JSON
 // (ScanPayload, InstallPayload, RebootPayload or HookPayload).
@@ -150,6 +150,8 @@ func (j Job) Validate() error {
 		if !ValidHookName(p.Name) {
 			return fieldErr("payload.name", "must be a hook name (a-z, 0-9, '-', '_', at most 64)")
 		}
+	case JobHealth, JobRollback:
+		return validateRunbookJob(j)
 	default:
 		return fieldErr("kind", "unknown job kind %q", j.Kind)
 	}

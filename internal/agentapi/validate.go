@@ -94,7 +94,8 @@ func (r *Result) Validate() error {
 	if err := text("error", r.Error); err != nil {
 		return err
 	}
-	has := map[JobKind]bool{JobScan: r.Scan != nil, JobInstall: r.Install != nil, JobReboot: r.Reboot != nil, JobHook: r.Hook != nil}
+	has := map[JobKind]bool{JobScan: r.Scan != nil, JobInstall: r.Install != nil, JobReboot: r.Reboot != nil, JobHook: r.Hook != nil,
+		JobHealth: r.Health != nil, JobRollback: r.Rollback != nil}
 	for k, set := range has {
 		if set && k != r.Kind {
 			return fieldErr(string(k), "a %s result carries no %s report", r.Kind, k)
@@ -125,6 +126,20 @@ func (r *Result) Validate() error {
 			return fieldErr("hook.name", "must be a hook name")
 		}
 		return text("hook.output", r.Hook.Output)
+	case JobHealth:
+		if len(r.Health.Checks) > 50 {
+			return fieldErr("health.checks", "must hold at most 50 checks")
+		}
+		for _, c := range r.Health.Checks {
+			if err := text("health.checks.detail", c.Detail); err != nil {
+				return err
+			}
+		}
+	case JobRollback:
+		if len(r.Rollback.Items) > MaxItems {
+			return fieldErr("rollback.items", "must hold at most %d items", MaxItems)
+		}
+		return text("rollback.output", r.Rollback.Output)
 	}
 	return nil
 }

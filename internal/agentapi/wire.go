@@ -169,6 +169,9 @@ type Result struct {
 	Install *InstallReport `json:"install,omitempty"`
 	Reboot  *RebootReport  `json:"reboot,omitempty"`
 	Hook    *HookReport    `json:"hook,omitempty"`
+	// Health and Rollback answer the protocol 2 kinds (runbook.go).
+	Health   *HealthReport  `json:"health,omitempty"`
+	Rollback *InstallReport `json:"rollback,omitempty"`
 }
 
 // ScanReport is what a scan found.

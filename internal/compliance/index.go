@@ -450,3 +450,15 @@ func Recompute(as []*Asset, at time.Time, o Options) *Index {
 	}
 	return ix
 }
+
+// TierView returns the summary as the API shows it in a tier group: its
+// findings of that tier only, rated on them (100 % when it has none).
+func (s *Summary) TierView(tier string) AssetRating {
+	v := s.View()
+	c, _ := s.Tier(tier)
+	v.Findings, v.Tiers = c, map[string]patch.FindingCounts{tier: c}
+	if v.Rated {
+		v.RatingPct, v.StrictPct = pctPtr(Rating(c)), pctPtr(Strict(c))
+	}
+	return v
+}

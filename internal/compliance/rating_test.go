@@ -165,6 +165,12 @@ func TestSummarize(t *testing.T) {
 	if d := cmp.Diff(wantTiers, srv1.Tiers); d != "" {
 		t.Errorf("srv-1 tiers (-want +got):\n%s", d)
 	}
+	if v := srv1.TierView("critical"); *v.RatingPct != 100 || *v.StrictPct != 33.33 || v.Findings != wantTiers[0].Counts {
+		t.Errorf("srv-1 in the critical tier = %+v", v)
+	}
+	if v := srv1.TierView("routine"); *v.RatingPct != 100 || !v.Findings.Zero() {
+		t.Errorf("srv-1 in the routine tier = %+v", v)
+	}
 }
 
 func round(x float64) float64 { return float64(int64(x*100+0.5)) / 100 }

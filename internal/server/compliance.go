@@ -368,14 +368,7 @@ func (s *Server) ComplianceGroupAssets(ctx context.Context, k compliance.GroupKe
 	for i := range ss {
 		v := ss[i].View()
 		if k.Dim == compliance.DimTier {
-			// A tier group counts each asset's findings of that tier only.
-			c, _ := ss[i].Tier(k.Key)
-			v.Findings, v.Tiers = c, map[string]patch.FindingCounts{k.Key: c}
-			if v.Rated {
-				r, st := compliance.Rating(c), compliance.Strict(c)
-				rp, sp := r.Pct(), st.Pct()
-				v.RatingPct, v.StrictPct = &rp, &sp
-			}
+			v = ss[i].TierView(k.Key) // a tier group counts each asset's findings of that tier only
 		}
 		out = append(out, v)
 	}

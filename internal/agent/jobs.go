@@ -128,6 +128,9 @@ func (a *Agent) runJob(ctx context.Context, j agentapi.Job) agentapi.Result {
 		}
 		return a.hook(ctx, j, p.Name, h)
 	}
+	if r, ok := a.runRunbookJob(ctx, j); ok {
+		return r
+	}
 	return a.refused(j, fmt.Sprintf("unknown job kind %q", j.Kind))
 }
 

@@ -551,3 +551,11 @@ type RunbookStore interface {
 	// PutPolicy (audited as runbook.update).
 	PutRunbook(ctx context.Context, r *Runbook) error
 }
+
+// ScanResultStore reads what agents' scans said.
+type ScanResultStore interface {
+	// FindLatestScans returns the latest applied scan result of each of
+	// the assets in scope (Document and FinishedAt set); assets without one
+	// are absent.
+	FindLatestScans(ctx context.Context, assets []AssetID) (map[AssetID]*AgentResult, error)
+}

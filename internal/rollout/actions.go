@@ -178,3 +178,21 @@ func ApproveReboot(c *patch.Cycle, ds []*patch.Deployment, ids []patch.Deploymen
 	}
 	return ch, nil
 }
+
+// Halt stops a running cycle by hand: nothing new starts until someone
+// resumes it. What is in flight finishes its runbook.
+func Halt(c *patch.Cycle, ds []*patch.Deployment, by, reason string, now time.Time) (patch.CycleChange, error) {
+	if c.State != patch.CycleRunning {
+		return patch.CycleChange{}, refuse("Cycle %s is %s; only a running cycle can be halted.", c.ID, c.State)
+	}
+	ring := ""
+	for _, r := range c.Rings {
+		if r.State != patch.RingWaiting && r.State != patch.RingPromoted {
+			ring = r.Key
+			break
+		}
+	}
+	c.State, c.HaltedAt, c.HaltRing, c.HaltReason, c.TicketID = patch.CycleHalted, now, ring, "Halted by "+by+": "+reason, ""
+	Summarize(c, ds)
+	return patch.CycleChange{Events: []patch.EvidenceEvent{cycleEvent(c, patch.EventCycleHalted, map[string]string{"ring": ring, "by": by, "reason": reason})}}, nil
+}

@@ -909,3 +909,34 @@ func (db *DB) ReleaseLease(ctx context.Context, name, holder string) error {
 		return nil
 	})
 }
+
+// FindLatestScans returns each asset's latest applied scan result.
+func (db *DB) FindLatestScans(ctx context.Context, assets []patch.AssetID) (map[patch.AssetID]*patch.AgentResult, error) {
+	scope, err := scopeOf(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := map[patch.AssetID]*patch.AgentResult{}
+	for _, id := range assets {
+		var c conds
+		c.scope("client_id", scope)
+		c.add("asset_id = ?", string(id))
+		c.add("kind = 'scan' AND applied = ?", true)
+		var (
+			r        patch.AgentResult
+			finished int64
+			doc      string
+		)
+		err := db.read.QueryRowContext(ctx, `SELECT id, job_id, status, finished_at, document FROM agent_results`+c.where()+` ORDER BY finished_at DESC LIMIT 1`, c.args...).
+			Scan(&r.ID, &r.JobID, &r.Status, &finished, &doc)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue
+		}
+		if err != nil {
+			return nil, db.classify(fmt.Errorf("query latest scan of %s: %w", id, err))
+		}
+		r.Kind, r.FinishedAt, r.Document = "scan", fromMS(finished), json.RawMessage(doc)
+		out[id] = &r
+	}
+	return out, nil
+}

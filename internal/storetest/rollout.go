@@ -63,6 +63,31 @@ func testRollout(t *testing.T, open Opener) {
 	t.Run("Cycles", func(t *testing.T) { testCycles(t, open) })
 	t.Run("CycleSteps", func(t *testing.T) { testCycleSteps(t, open) })
 	t.Run("Tickets", func(t *testing.T) { testTickets(t, open) })
+	t.Run("LatestScans", func(t *testing.T) { testLatestScans(t, open) })
+}
+
+func testLatestScans(t *testing.T, open Opener) {
+	f := newRolloutFixture(t, open)
+	actx := agentContext(t.Context(), f.agent)
+	f.clock.Advance(time.Hour)
+	early, late := f.clock.Now().Add(-30*time.Minute), f.clock.Now().Add(-10*time.Minute)
+	_, err := f.db.RecordResults(actx, []patch.AgentResult{scanResult("res_late", late), scanResult("res_early", early)})
+	must(t, err)
+	got, err := f.db.FindLatestScans(f.ownA, []patch.AssetID{f.asset, f.assetB.ID})
+	must(t, err)
+	if r := got[f.asset]; r == nil || r.ID != "res_late" || !r.FinishedAt.Equal(late) || string(r.Document) != `{"id":"res_late"}` {
+		t.Errorf("latest scan = %+v", r)
+	}
+	if _, ok := got[f.assetB.ID]; ok || len(got) != 1 {
+		t.Errorf("latest scans = %v", got)
+	}
+	// The stale scan delivered after the newer one was not applied and is
+	// not the latest either way; B's owner sees nothing of A.
+	got, err = f.db.FindLatestScans(f.ownB, []patch.AssetID{f.asset})
+	must(t, err)
+	if len(got) != 0 {
+		t.Errorf("B's owner sees A's scans: %v", got)
+	}
 }
 
 func testRunbooks(t *testing.T, open Opener) {

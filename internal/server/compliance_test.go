@@ -3,6 +3,7 @@ package server_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -50,7 +51,7 @@ func (f *fakeInstalls) FailedInstalls(_ context.Context, a patch.AssetID) ([]com
 	return f.failed[a], nil
 }
 
-func newComplianceWorld(t *testing.T) *complianceWorld {
+func newComplianceWorld(t testing.TB) *complianceWorld {
 	t.Helper()
 	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), sqlite.FileName))
 	if err != nil {
@@ -394,4 +395,36 @@ func TestComplianceEndToEnd(t *testing.T) {
 			t.Errorf("client report = %+v", rep)
 		}
 	})
+}
+
+// BenchmarkEvaluateAssetCompliance is one check-in's compliance work on
+// SQLite: read one asset's facts (50 findings), re-rate it in the index
+// and evaluate its six monitors (unchanged, so nothing is written).
+func BenchmarkEvaluateAssetCompliance(b *testing.B) {
+	w := newComplianceWorld(b)
+	var missing []patch.ScannedUpdate
+	for i := range 50 {
+		u := w.wsKB
+		u.VendorID, u.Package = fmt.Sprintf("KB%d.1", 6000+i), fmt.Sprintf("KB%d", 6000+i)
+		missing = append(missing, u)
+	}
+	_, err := w.db.RecordScan(w.admin, patch.ScanResult{AssetID: w.ws.ID, At: w.clock.Now(), Sources: []patch.UpdateSource{"wua"}, Missing: missing})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := w.srv.EvaluateClient(w.admin, w.a.ID); err != nil {
+		b.Fatal(err)
+	}
+	if err := w.srv.RecomputeCompliance(w.admin); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := w.srv.EvaluateAssetCompliance(w.admin, w.ws.ID); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := w.srv.EvaluateAssetCompliance(w.admin, w.ws.ID); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

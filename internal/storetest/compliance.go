@@ -205,8 +205,8 @@ func testMonitors(t *testing.T, open Opener) {
 		kind := patch.MonitorAgentOffline
 		es, n, err = f.db.FindMonitorEvents(f.admin, patch.MonitorEventFilter{Kind: &kind, Since: &at})
 		must(t, err)
-		if n != 2 {
-			t.Errorf("offline events since = %d", n)
+		if n != 2 || len(es) != 2 || es[0].Kind != kind {
+			t.Errorf("offline events since = %d %+v", n, es)
 		}
 	})
 	t.Run("TenantIsolation", func(t *testing.T) {

@@ -105,6 +105,11 @@ func (a *Agent) runJob(ctx context.Context, j agentapi.Job) agentapi.Result {
 			return a.refused(j, err.Error())
 		}
 		r := a.install(ctx, j, p)
+		// The result goes first (finish adds it again, a no-op), so that
+		// the server records the install before the scan verifying it.
+		if err := a.queue(ctx, r); err != nil {
+			a.log.ErrorContext(ctx, "cannot queue install result", "job", j.ID, "err", err)
+		}
 		// Verify at once: the next scan is what turns "installed" into
 		// a verified finding.
 		if err := a.queue(ctx, a.scan(ctx, nil, "")); err != nil {

@@ -38,6 +38,9 @@ func (a *Agent) runRunbookJob(ctx context.Context, j agentapi.Job) (agentapi.Res
 			return a.refused(j, err.Error()), true
 		}
 		r := a.rollback(ctx, j, p)
+		if err := a.queue(ctx, r); err != nil { // before the scan (see JobInstall)
+			a.log.ErrorContext(ctx, "cannot queue rollback result", "job", j.ID, "err", err)
+		}
 		// A scan shows what the machine has now: the rolled-back update
 		// is missing again.
 		if err := a.queue(ctx, a.scan(ctx, nil, "")); err != nil {

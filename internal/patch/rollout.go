@@ -392,6 +392,7 @@ type CycleFilter struct {
 
 // DeploymentFilter selects deployments, by ring order then hostname.
 type DeploymentFilter struct {
+	IDs      []DeploymentID
 	CycleID  *CycleID
 	ClientID *ClientID
 	AssetID  *AssetID
@@ -457,6 +458,12 @@ type NewRolloutJob struct {
 	Rollout RolloutJob
 }
 
+// FindingTarget names a deployment that targeted a finding's update.
+type FindingTarget struct {
+	DeploymentID DeploymentID
+	UpdateID     UpdateID
+}
+
 // TicketResolution closes a ticket.
 type TicketResolution struct {
 	ID         TicketID
@@ -518,6 +525,10 @@ type RolloutStore interface {
 	// is no longer held with its token gives KindConflict (a deposed
 	// leader writes nothing); so does a cycle changed since it was read.
 	ApplyCycleStep(ctx context.Context, s CycleStep) error
+	// FindingDeployments returns, for each finding, the deployments that
+	// targeted its asset and update (under this finding or an earlier one
+	// of the same pair, such as the finding a rollback reopened).
+	FindingDeployments(ctx context.Context, client ClientID, findings []FindingID) (map[FindingID][]FindingTarget, error)
 	// RecordWebhookResult stores the answer of a snapshot webhook call.
 	RecordWebhookResult(ctx context.Context, id string, state JobState, result json.RawMessage, errText string) error
 }

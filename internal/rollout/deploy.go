@@ -418,18 +418,14 @@ func (e *engine) stepInstall(d *patch.Deployment) {
 		e.backToWaiting(d)
 		return
 	}
-	// Sent: the agent took the job.
+	// Sent: the agent took the job. (The "sent" evidence is appended by
+	// the store when the job is handed out, in the check-in's
+	// transaction; see the package doc.)
 	for _, j := range jobs {
 		if !j.DeliveredAt.IsZero() && d.SentAt.IsZero() {
 			d.SentAt = j.DeliveredAt
 			d.Attempts++
 			e.touch(d)
-			for _, t := range d.Targets {
-				if (t.State == patch.TargetPending || t.State == patch.TargetFailed) && t.Source == j.Source {
-					e.event(patch.EventSent, d, t.UpdateID, map[string]string{"package": t.Package, "version": t.Version,
-						"job": j.ID, "delivered_at": ts(j.DeliveredAt), "attempt": strconv.Itoa(d.Attempts)})
-				}
-			}
 		}
 	}
 	verdicts := make([]verdict, len(jobs))
@@ -469,8 +465,6 @@ func (e *engine) stepInstall(d *patch.Deployment) {
 				switch it.Status {
 				case "installed":
 					t.State, t.Detail = patch.TargetInstalled, ""
-					e.event(patch.EventInstalled, d, t.UpdateID, map[string]string{"package": t.Package, "previous_version": t.FromVersion,
-						"version": cmp.Or(it.ToVersion, t.Version), "agent_time": ts(o.FinishedAt), "job": j.ID})
 				case "skipped":
 					// Nothing was done (the backend found nothing to do):
 					// only the verification scan can tell whether the
@@ -479,8 +473,6 @@ func (e *engine) stepInstall(d *patch.Deployment) {
 				default:
 					t.State, t.Detail = patch.TargetFailed, tail(cmp.Or(it.Detail, whys[i], "failed"), 500)
 					failures = append(failures, t.Package+": "+t.Detail)
-					e.event(patch.EventInstallFailed, d, t.UpdateID, map[string]string{"package": t.Package, "version": t.Version,
-						"reason": t.Detail, "agent_time": ts(o.FinishedAt), "job": j.ID})
 				}
 			}
 		}
@@ -496,11 +488,12 @@ func (e *engine) stepInstall(d *patch.Deployment) {
 			}
 			t.State, t.Detail = patch.TargetFailed, tail(why, 500)
 			failures = append(failures, t.Package+": "+t.Detail)
-			details := map[string]string{"package": t.Package, "version": t.Version, "reason": t.Detail, "job": j.ID}
-			if o != nil {
-				details["agent_time"] = ts(o.FinishedAt)
+			if o == nil {
+				// No result ever came: the engine is the one to say so.
+				// (What an agent reports is appended by the store as it
+				// arrives.)
+				e.event(patch.EventInstallFailed, d, t.UpdateID, map[string]string{"package": t.Package, "version": t.Version, "reason": t.Detail, "job": j.ID})
 			}
-			e.event(patch.EventInstallFailed, d, t.UpdateID, details)
 		}
 	}
 	e.touch(d)

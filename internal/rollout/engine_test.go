@@ -573,7 +573,7 @@ func TestOutcomeSeenTwice(t *testing.T) {
 	w.advance()
 	w.checkIns()
 	first := Advance(w.input())
-	if len(first.Events) == 0 {
+	if len(first.Changed) == 0 {
 		t.Fatal("no progress")
 	}
 	w.cycle = first.Cycle

@@ -191,6 +191,10 @@ func (w *world) checkIns() {
 				continue
 			}
 			j.State, j.DeliveredAt, j.Deliveries = patch.JobDelivered, w.now, 1
+			// What the store appends in the check-in's transaction.
+			for _, t := range w.reqs[j.ID].Install {
+				w.storeEvent(patch.EventSent, d, t.Package, map[string]string{"package": t.Package, "version": t.Version, "job": j.ID})
+			}
 			if fa.ignoreJobs {
 				continue
 			}
@@ -253,11 +257,29 @@ func (w *world) run(fa *fakeAgent, j *Job, r JobRequest) {
 	case r.Scan:
 		w.scan(fa, a, w.now.Add(time.Minute))
 	}
+	if r.Install != nil {
+		// What the store appends when the result arrives.
+		d := w.ds[r.DeploymentID]
+		for _, it := range o.Items {
+			typ := patch.EventInstalled
+			if it.Status != "installed" {
+				typ = patch.EventInstallFailed
+			}
+			w.storeEvent(typ, d, it.Package, map[string]string{"package": it.Package, "reason": it.Detail})
+		}
+	}
 	j.Outcome = o
 	j.State = patch.JobSucceeded
 	if o.Status == "failed" {
 		j.State = patch.JobFailed
 	}
+}
+
+// storeEvent records an event the store appends on its own (delivery and
+// install results), about a deployment's package.
+func (w *world) storeEvent(typ string, d *patch.Deployment, pkg string, details map[string]string) {
+	w.events = append(w.events, patch.EvidenceEvent{ClientID: testClient, Type: typ,
+		Subject: patch.EvidenceSubject{AssetID: d.AssetID, UpdateID: patch.UpdateID("upd_" + pkg), CycleID: string(w.cycle.ID)}, Details: details})
 }
 
 // scan updates what the server knows from a scan finished at at.

@@ -61,6 +61,12 @@ type Stores struct {
 	Monitors        patch.MonitorStore
 	Baselines       patch.BaselineStore
 	Snapshots       patch.SnapshotStore
+	// Progressive rollout and the runbook (rollout.go, scheduler.go).
+	Rollouts    patch.RolloutStore
+	Tickets     patch.TicketStore
+	Leases      patch.LeaseStore
+	Runbooks    patch.RunbookStore
+	ScanResults patch.ScanResultStore
 }
 
 // Server runs Patchring's use cases.
@@ -78,6 +84,9 @@ type Server struct {
 	// complianceOpts and cmp serve compliance (compliance.go).
 	complianceOpts ComplianceOptions
 	cmp            complianceState
+	// rolloutOpts and roll run the rollout scheduler (scheduler.go).
+	rolloutOpts RolloutOptions
+	roll        rolloutState
 }
 
 // Options configure a Server.
@@ -94,6 +103,8 @@ type Options struct {
 	Evidence EvidenceOptions
 	// Compliance configures ratings, monitors and snapshots.
 	Compliance ComplianceOptions
+	// Rollout configures the rollout scheduler.
+	Rollout RolloutOptions
 }
 
 // New returns a server over the given stores.
@@ -101,6 +112,7 @@ func New(st Stores, opts Options) *Server {
 	s := &Server{st: st, now: opts.Now, logger: opts.Logger, agentOpts: opts.Agents, slaInterval: opts.SLAInterval}
 	s.evidence = opts.Evidence
 	s.complianceOpts = opts.Compliance
+	s.rolloutOpts = opts.Rollout.withDefaults()
 	if s.now == nil {
 		s.now = time.Now
 	}

@@ -372,6 +372,9 @@ func (tx *Tx) recordResults(ctx context.Context, ag *patch.Agent, asset *patch.A
 				string(r.JobID), string(ag.ID), string(state), ms(tx.now), r.ID); err != nil {
 				return nil, fmt.Errorf("complete job %s: %w", r.JobID, err)
 			}
+			if err := tx.rolloutResult(ctx, asset, r); err != nil { // rollout.go
+				return nil, err
+			}
 		}
 		out = append(out, o)
 	}
@@ -547,7 +550,7 @@ func (tx *Tx) deliverJobs(ctx context.Context, agent patch.AgentID, max int, red
 		j.State, j.DeliveredAt = patch.JobDelivered, tx.now
 		j.Deliveries++
 	}
-	return jobs, nil
+	return jobs, tx.rolloutDelivered(ctx, jobs) // rollout.go
 }
 
 // PruneAgentData deletes expired nonces and old delivered results, and

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/patchring/patchring/internal/agentapi"
 	"github.com/patchring/patchring/internal/patch"
 )
 
@@ -294,6 +295,9 @@ func (db *DB) FindDeployments(ctx context.Context, f patch.DeploymentFilter) ([]
 	}
 	var c conds
 	c.scope("d.client_id", scope)
+	if f.IDs != nil {
+		c.inList("d.id", f.IDs)
+	}
 	if f.CycleID != nil {
 		c.add("d.cycle_id = ?", string(*f.CycleID))
 	}
@@ -346,6 +350,40 @@ func (db *DB) FindDeployments(ctx context.Context, f patch.DeploymentFilter) ([]
 		total, err = db.count(ctx, "deployments d", where, c.args[:len(c.args)-2])
 	}
 	return out, total, err
+}
+
+// FindingDeployments maps findings to the deployments that targeted their
+// asset and update.
+func (db *DB) FindingDeployments(ctx context.Context, client patch.ClientID, findings []patch.FindingID) (map[patch.FindingID][]patch.FindingTarget, error) {
+	scope, err := scopeOf(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := map[patch.FindingID][]patch.FindingTarget{}
+	if len(findings) == 0 || !scope.Allows(client) {
+		return out, nil
+	}
+	var c conds
+	c.add("want.client_id = ?", string(client))
+	c.inList("want.id", findings)
+	rows, err := db.read.QueryContext(ctx, `SELECT want.id, df.deployment_id, want.update_id FROM findings want
+		JOIN findings done ON done.asset_id = want.asset_id AND done.update_id = want.update_id
+		JOIN deployment_findings df ON df.finding_id = done.id`+c.where(), c.args...)
+	if err != nil {
+		return nil, db.classify(fmt.Errorf("query finding deployments: %w", err))
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			fid string
+			ft  patch.FindingTarget
+		)
+		if err := rows.Scan(&fid, &ft.DeploymentID, &ft.UpdateID); err != nil {
+			return nil, db.classify(fmt.Errorf("scan finding deployment: %w", err))
+		}
+		out[patch.FindingID(fid)] = append(out[patch.FindingID(fid)], ft)
+	}
+	return out, db.classify(rows.Err())
 }
 
 // FindRolloutJobs lists rollout jobs with their agent job's state and the
@@ -939,4 +977,150 @@ func (db *DB) FindLatestScans(ctx context.Context, assets []patch.AssetID) (map[
 		out[id] = &r
 	}
 	return out, nil
+}
+
+// --- Deployment evidence as it arrives ---
+//
+// "Deployment means the package was sent": the rollout's install jobs are
+// recorded in the evidence chain when their agent takes them (sent) and
+// when it reports the outcome (installed, install_failed), in the same
+// transaction as the check-in or the results delivery, so that the chain
+// shows them before the verifying scan that the agent sends after the
+// install. The rollout engine reads the state from the jobs later and
+// decides what comes next; it does not record these events again.
+
+// rolloutJob is a rollout job with its deployment, for evidence.
+type rolloutJob struct {
+	deployment patch.DeploymentID
+	cycle      patch.CycleID
+	step       patch.RolloutStep
+	ring       string
+	targets    []patch.DeploymentTarget
+}
+
+func (tx *Tx) rolloutJobInfo(ctx context.Context, id string) (*rolloutJob, error) {
+	var (
+		j       rolloutJob
+		targets string
+	)
+	err := tx.queryRow(ctx, `SELECT rj.deployment_id, rj.cycle_id, rj.step, d.ring, d.targets FROM rollout_jobs rj
+		JOIN deployments d ON d.id = rj.deployment_id WHERE rj.id = $1`, id).Scan(&j.deployment, &j.cycle, &j.step, &j.ring, &targets)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("query rollout job %s: %w", id, err)
+	}
+	return &j, fromJSON(targets, &j.targets)
+}
+
+// updateOf returns the update a deployment target of an install job is
+// for.
+func (j *rolloutJob) updateOf(t agentapi.Target) patch.UpdateID {
+	for _, d := range j.targets {
+		if d.VendorID == t.ID && d.Package == t.Package {
+			return d.UpdateID
+		}
+	}
+	return ""
+}
+
+func (j *rolloutJob) event(client patch.ClientID, asset patch.AssetID, typ string, update patch.UpdateID, details map[string]string) patch.EvidenceEvent {
+	details["deployment"], details["ring"] = string(j.deployment), j.ring
+	return patch.EvidenceEvent{ClientID: client, Type: typ, Subject: patch.EvidenceSubject{AssetID: asset, UpdateID: update, CycleID: string(j.cycle)}, Details: details}
+}
+
+// rolloutDelivered appends "sent" for rollout install jobs handed to their
+// agent for the first time.
+func (tx *Tx) rolloutDelivered(ctx context.Context, jobs []*patch.AgentJob) error {
+	var events []patch.EvidenceEvent
+	for _, aj := range jobs {
+		if aj.Kind != string(agentapi.JobInstall) || aj.Deliveries != 1 {
+			continue
+		}
+		j, err := tx.rolloutJobInfo(ctx, string(aj.ID))
+		if err != nil {
+			return err
+		}
+		if j == nil {
+			continue // an operator's job, not the rollout's
+		}
+		var p agentapi.InstallPayload
+		if err := json.Unmarshal(aj.Payload, &p); err != nil {
+			return fmt.Errorf("read install payload of %s: %w", aj.ID, err)
+		}
+		for _, t := range p.Targets {
+			events = append(events, j.event(aj.ClientID, aj.AssetID, patch.EventSent, j.updateOf(t), map[string]string{"package": t.Package,
+				"version": t.Version, "job": string(aj.ID), "delivered_at": tx.now.Format(time.RFC3339Nano), "window_end": p.Deadline.UTC().Format(time.RFC3339)}))
+		}
+	}
+	return tx.appendEvidence(ctx, events...)
+}
+
+// rolloutResult appends installed or install_failed for each target of a
+// rollout install job whose result arrived.
+func (tx *Tx) rolloutResult(ctx context.Context, asset *patch.Asset, r patch.AgentResult) error {
+	if r.JobID == "" || r.Kind != string(agentapi.JobInstall) {
+		return nil
+	}
+	j, err := tx.rolloutJobInfo(ctx, string(r.JobID))
+	if err != nil || j == nil {
+		return err
+	}
+	var payload string
+	if err := tx.queryRow(ctx, `SELECT payload FROM agent_jobs WHERE id = $1`, string(r.JobID)).Scan(&payload); err != nil {
+		return fmt.Errorf("read job %s: %w", r.JobID, err)
+	}
+	var p agentapi.InstallPayload
+	if err := json.Unmarshal([]byte(payload), &p); err != nil {
+		return fmt.Errorf("read install payload of %s: %w", r.JobID, err)
+	}
+	var res agentapi.Result
+	_ = json.Unmarshal(r.Document, &res) // validated on the way in; a partial read only loses details
+	items := map[string]agentapi.ItemResult{}
+	if res.Install != nil {
+		for _, it := range res.Install.Items {
+			items[it.ID] = it
+		}
+	}
+	at := r.FinishedAt.UTC().Format(time.RFC3339Nano)
+	var events []patch.EvidenceEvent
+	for _, t := range p.Targets {
+		it, ok := items[t.ID]
+		switch {
+		case ok && it.Status == pkgmgrInstalled:
+			events = append(events, j.event(asset.ClientID, asset.ID, patch.EventInstalled, j.updateOf(t), map[string]string{"package": t.Package,
+				"version": cmpOr(it.ToVersion, t.Version), "previous_version": it.FromVersion, "agent_time": at, "job": string(r.JobID)}))
+		case ok && it.Status == pkgmgrSkipped:
+			// Nothing was done; the verifying scan tells whether the
+			// update is there.
+		default:
+			reason := it.Detail
+			if reason == "" {
+				reason = r.Error
+			}
+			if r.Status == string(agentapi.ResultRefused) {
+				reason = "the agent refused the job: " + r.Error
+			}
+			if reason == "" {
+				reason = "the agent did not report on it"
+			}
+			events = append(events, j.event(asset.ClientID, asset.ID, patch.EventInstallFailed, j.updateOf(t), map[string]string{"package": t.Package,
+				"version": t.Version, "reason": truncate(reason, 2000), "agent_time": at, "job": string(r.JobID)}))
+		}
+	}
+	return tx.appendEvidence(ctx, events...)
+}
+
+// Item statuses of the agent protocol (pkgmgr.ItemStatus values).
+const (
+	pkgmgrInstalled = "installed"
+	pkgmgrSkipped   = "skipped"
+)
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
 }

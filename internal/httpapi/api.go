@@ -116,6 +116,7 @@ func (a *API) routes() {
 	a.reportRoutes()
 	a.policyRoutes()
 	a.complianceRoutes()
+	a.rolloutRoutes()
 }
 
 // register adds an operation whose handler errors are translated into API

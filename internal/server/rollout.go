@@ -21,7 +21,7 @@ import (
 // CycleInput starts a patch cycle.
 type CycleInput struct {
 	ClientID patch.ClientID  `json:"client_id"`
-	Kind     patch.CycleKind `json:"kind" enum:"monthly,emergency" doc:"monthly: every approved update; emergency: the updates named, or every approved emergency update, with the runbook's emergency soak"`
+	Kind     patch.CycleKind `json:"kind,omitempty" enum:"monthly,emergency" doc:"monthly: every approved update; emergency: the updates named, or every approved emergency update, with the runbook's emergency soak"`
 	Name     string          `json:"name,omitempty" maxLength:"200" doc:"Defaults to the kind and the month, e.g. 'Monthly 2026-11'"`
 	// Updates limits the cycle to these updates (each approved and
 	// missing on a managed asset in a ring).

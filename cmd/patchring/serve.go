@@ -129,6 +129,7 @@ func newApp(ctx context.Context, f *serveFlags, logger *slog.Logger) (*app, erro
 		Enrollment: db, Agents: db, Inventory: db, AgentJobs: db, Findings: db, Keys: db,
 		Policies: db, Decisions: db, Exceptions: db, Evaluations: db, Alerts: db,
 		ComplianceFacts: db, Monitors: db, Baselines: db, Snapshots: db,
+		Rollouts: db, Tickets: db, Leases: db, Runbooks: db, ScanResults: db, Deployments: server.NewDeploymentFacts(db),
 	}, server.Options{Logger: logger, Agents: server.AgentOptions{PublicURL: f.agentURL()}, Evidence: evidenceOptions(f)})
 	if err := a.srv.EnsureCommandKey(ctx); err != nil {
 		db.Close()
@@ -152,6 +153,7 @@ func newApp(ctx context.Context, f *serveFlags, logger *slog.Logger) (*app, erro
 	a.loops = append(a.loops, a.srv.RunEvidenceCheckpointer, a.srv.RunReportScheduler)
 	a.loops = append(a.loops, a.srv.RunCompliance)
 	a.loops = append(a.loops, a.srv.RunAgentMaintenance)
+	a.loops = append(a.loops, a.srv.RunRollout)
 	httpapi.MountOps(mux, a.srv, a.registry)
 	// The console has its own mux (cookies, CSRF, CSP); it answers every
 	// path the API, agent and ops routes above do not.

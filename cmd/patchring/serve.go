@@ -124,7 +124,7 @@ func newApp(ctx context.Context, f *serveFlags, logger *slog.Logger) (*app, erro
 	}
 	a.srv = server.New(server.Stores{
 		MSP: db, Clients: db, Sites: db, Assets: db, Users: db, Tokens: db, Audit: db, Ping: db,
-		Sessions: db, AssetCounts: db,
+		Sessions: db, AssetCounts: db, ClientCounts: db,
 		Evidence: db, Checkpoints: db, EvidenceKeys: db, Reports: db,
 		Enrollment: db, Agents: db, Inventory: db, AgentJobs: db, Findings: db, Keys: db,
 		Policies: db, Decisions: db, Exceptions: db, Evaluations: db, Alerts: db,

@@ -33,9 +33,10 @@ type Stores struct {
 	Tokens patch.TokenStore
 	Audit  patch.AuditStore
 	Ping   patch.Pinger
-	// Sessions and AssetCounts serve the web console.
-	Sessions    patch.SessionStore
-	AssetCounts patch.AssetCountStore
+	// Sessions, AssetCounts and ClientCounts serve the web console.
+	Sessions     patch.SessionStore
+	AssetCounts  patch.AssetCountStore
+	ClientCounts patch.ClientCountStore
 	// Agent protocol and what agents report (agents.go).
 	Enrollment patch.EnrollmentStore
 	Agents     patch.AgentStore

@@ -111,6 +111,7 @@ Exit codes: 0 success, 1 runtime error, 2 usage error.`,
 		newApprovalsCmd(io),
 		newAgentCmd(io),
 		newComplianceCmd(io),
+		newCycleCmd(io),
 	)
 	walk(root, func(c *cobra.Command) {
 		c.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })

@@ -204,8 +204,12 @@ func (e *engine) start(d *patch.Deployment) {
 	d.SentAt, d.SnapshotAt, d.InstalledAt, d.RebootRequestAt, d.RebootedAt, d.VerifiedAt = time.Time{}, time.Time{}, time.Time{}, time.Time{}, time.Time{}, time.Time{}
 	d.RebootRequired, d.RebootApproved = false, false
 	e.touch(d)
-	e.event(patch.EventScheduled, d, "", map[string]string{"attempt": strconv.Itoa(d.Attempts + 1), "window": how,
-		"window_end": ts(end), "latest_start": ts(end.Add(-budget)), "packages": packages(d, patch.TargetPending, patch.TargetFailed)})
+	for _, t := range d.Targets {
+		if t.State == patch.TargetPending || t.State == patch.TargetFailed {
+			e.event(patch.EventScheduled, d, t.UpdateID, map[string]string{"package": t.Package, "version": t.Version,
+				"attempt": strconv.Itoa(d.Attempts + 1), "window": how, "window_end": ts(end), "latest_start": ts(end.Add(-budget))})
+		}
+	}
 	if rule, ok := e.in.Runbook.Snapshot(a.Asset); ok {
 		d.State = patch.DeploySnapshotting
 		req := JobRequest{Step: patch.StepSnapshot, ExpiresAt: end.Add(-budget), Deadline: end}

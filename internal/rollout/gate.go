@@ -179,9 +179,16 @@ func (e *engine) promote() {
 			}
 			r.DeployedAt = e.now
 			e.cycleChanged = true
-			if last {
-				r.State = patch.RingCompleted
-				continue
+			if last || e.restEmpty(i) {
+				// The last ring, or nothing after it to protect: no soak,
+				// no approval; the empty rings after it are done too.
+				for j := i; j < len(c.Rings); j++ {
+					if j > i {
+						c.Rings[j].StartedAt, c.Rings[j].DeployedAt = e.now, e.now
+					}
+					c.Rings[j].State = patch.RingCompleted
+				}
+				return
 			}
 			if len(members) == 0 {
 				// Nothing to soak: an empty ring passes at once.
@@ -228,6 +235,16 @@ func (e *engine) promote() {
 			Summarize(c, e.ds)
 		}
 	}
+}
+
+// restEmpty reports whether every ring after ring i has no members.
+func (e *engine) restEmpty(i int) bool {
+	for _, r := range e.c.Rings[i+1:] {
+		if len(e.members(r.Key)) > 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // complete ends the cycle when its last ring is complete and every

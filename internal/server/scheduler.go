@@ -187,6 +187,12 @@ func (s *Server) advanceCycle(ctx context.Context, lease patch.Lease, c *patch.C
 		step.Jobs = append(step.Jobs, patch.NewRolloutJob{Job: aj, Rollout: rj})
 	}
 	if err := s.st.Rollouts.ApplyCycleStep(ctx, step); err != nil {
+		if patch.ErrorKind(err) == patch.KindConflict && patch.ErrorField(err) == "version" {
+			// A person acted on the cycle meanwhile: the next pass reads
+			// their change and decides again.
+			s.logger.DebugContext(ctx, "cycle changed during a pass", "cycle", c.ID)
+			return nil
+		}
 		return err
 	}
 	for i := range hooks {

@@ -24,6 +24,10 @@ type Bars struct {
 	Max float64
 	// Target draws a dashed reference line.
 	Target *float64
+	// Targets draws a dashed mark per category across its bars (a
+	// class's own target: servers 95 %, workstations 92 %); NaN or a
+	// missing value draws none. The legend names it "Target".
+	Targets []float64
 	Unit   string
 	Format Format
 	// Width of the drawing (640 when zero). Height is derived from the
@@ -71,6 +75,11 @@ func (b Bars) SVG() template.HTML {
 		}
 		if b.Target != nil {
 			m = math.Max(m, *b.Target)
+		}
+		for ci := range b.Categories {
+			if t, ok := b.categoryTarget(ci); ok {
+				m = math.Max(m, t)
+			}
 		}
 		hi = niceMax(m)
 	}
@@ -147,6 +156,11 @@ func (b Bars) horizontal(format Format, hi float64) template.HTML {
 		if b.Stacked {
 			s.f(`<text class="value total" x="%s" y="%s">%s</text>`, n(x(acc)+4), n(y0+barH/2+4), esc(format(acc)))
 		}
+		if t, ok := b.categoryTarget(ci); ok {
+			tx := x(t)
+			s.f(`<line class="target" x1="%s" y1="%s" x2="%s" y2="%s" stroke="#0f172a" stroke-width="2" stroke-dasharray="3 2"><title>%s · target %s</title></line>`,
+				n(tx), n(y0-3), n(tx), n(y0+barH*float64(b.slots())+3), esc(cat), esc(format(t)))
+		}
 	}
 	if b.Target != nil {
 		tx := x(*b.Target)
@@ -209,6 +223,11 @@ func (b Bars) vertical(format Format, hi float64) template.HTML {
 		if b.Stacked {
 			s.f(`<text class="value total" x="%s" y="%s" text-anchor="middle">%s</text>`, n(cx), n(y(acc)-4), esc(format(acc)))
 		}
+		if t, ok := b.categoryTarget(ci); ok {
+			ty := y(t)
+			s.f(`<line class="target" x1="%s" y1="%s" x2="%s" y2="%s" stroke="#0f172a" stroke-width="2" stroke-dasharray="3 2"><title>%s · target %s</title></line>`,
+				n(x0-3), n(ty), n(x0+barW*float64(b.slots())+1), n(ty), esc(cat), esc(format(t)))
+		}
 	}
 	if b.Target != nil {
 		ty := y(*b.Target)
@@ -222,9 +241,22 @@ func (b Bars) vertical(format Format, hi float64) template.HTML {
 
 func (b Bars) targetLabel(format Format) string {
 	if b.Target == nil {
+		for ci := range b.Categories {
+			if _, ok := b.categoryTarget(ci); ok {
+				return "Target"
+			}
+		}
 		return ""
 	}
 	return "Target " + format(*b.Target)
+}
+
+// categoryTarget returns the target of category ci, if it has one.
+func (b Bars) categoryTarget(ci int) (float64, bool) {
+	if ci >= len(b.Targets) || !finite(b.Targets[ci]) {
+		return 0, false
+	}
+	return b.Targets[ci], true
 }
 
 // describe is the text alternative: every value by category.
@@ -237,6 +269,9 @@ func (b Bars) describe(format Format) string {
 		var vs []string
 		for si, se := range b.Series {
 			vs = append(vs, se.Name+" "+format(b.value(si, ci)))
+		}
+		if t, ok := b.categoryTarget(ci); ok {
+			vs = append(vs, "target "+format(t))
 		}
 		parts = append(parts, cat+": "+strings.Join(vs, ", "))
 	}

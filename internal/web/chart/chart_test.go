@@ -66,6 +66,16 @@ var goldenCharts = map[string]template.HTML{
 		},
 		Stacked: true, Horizontal: true, Width: 420,
 	}.SVG(),
+	"bars_class_targets": Bars{
+		Title:      "Compliance by asset class",
+		Categories: []string{"Core servers", "Workstations", "Kiosks"},
+		Series: []Series{
+			{Name: "Met target", Values: []float64{97.5, 0, math.NaN()}, Class: "s-ok"},
+			{Name: "Below target", Values: []float64{0, 88.25, 0}, Class: "s-bad"},
+		},
+		Stacked: true, Horizontal: true, Max: 100, Unit: "%",
+		Targets: []float64{95, 92, math.NaN()},
+	}.SVG(),
 	"bars_grouped_vertical": Bars{
 		Title:      "Compliance by severity tier",
 		Categories: []string{"Critical", "High", "Routine"},
@@ -156,9 +166,13 @@ func TestRandomInputs(t *testing.T) {
 		if rnd.IntN(2) == 0 {
 			target = ptr(val())
 		}
+		targets := make([]float64, rnd.IntN(nc+2))
+		for k := range targets {
+			targets[k] = val()
+		}
 		for _, out := range []template.HTML{
 			Line{Title: hostile[i%len(hostile)], Labels: labels, Series: series, Target: target, Max: float64(rnd.IntN(2)) * 100}.SVG(),
-			Bars{Title: "b", Categories: labels, Series: series, Stacked: i%2 == 0, Horizontal: i%3 == 0, Target: target}.SVG(),
+			Bars{Title: "b", Categories: labels, Series: series, Stacked: i%2 == 0, Horizontal: i%3 == 0, Target: target, Targets: targets}.SVG(),
 		} {
 			names := wellFormed(t, out)
 			for _, n := range names {

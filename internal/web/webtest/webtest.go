@@ -113,8 +113,15 @@ func StartOn(t testing.TB, db *sqlstore.DB, opts Options) *Env {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	// Keep in step with newApp in cmd/patchring/serve.go.
 	srv := server.New(Stores(db), server.Options{Now: clock.Now, Logger: logger})
 	env := &Env{DB: db, Server: srv, Clock: clock, Password: DemoPassword}
+	if err := srv.EnsureCommandKey(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.EnsureEvidenceKey(ctx); err != nil {
+		t.Fatal(err)
+	}
 	var err error
 	if !opts.NoDemo {
 		seed := opts.Seed
@@ -138,6 +145,8 @@ func StartOn(t testing.TB, db *sqlstore.DB, opts Options) *Env {
 	api := httpapi.New(srv, httpapi.Options{Logger: logger, Version: "test", Metrics: metrics})
 	mux := http.NewServeMux()
 	mux.Handle(httpapi.Prefix+"/", api.Handler())
+	mux.Handle("/agent/", httpapi.NewAgentProtocol(srv, httpapi.AgentProtocolOptions{Logger: logger, Metrics: httpapi.NewAgentMetrics(reg)}).Handler())
+	mux.Handle("GET "+httpapi.WellKnownEvidenceKeys, httpapi.EvidenceKeysHandler(srv))
 	httpapi.MountOps(mux, srv, reg)
 	mux.Handle("/", env.Console.Handler())
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -156,13 +165,16 @@ func StartOn(t testing.TB, db *sqlstore.DB, opts Options) *Env {
 		_ = hs.Shutdown(sctx)
 	})
 	env.URL = "http://" + ln.Addr().String()
+	srv.SetPublicURL(env.URL)
 	return env
 }
 
 // Stores fills every field of server.Stores that db implements, so a store
-// added to the server later is wired here without editing this package.
+// added to the server later is wired here without editing this package,
+// plus the rollout engine's deployment facts (as newApp does).
 func Stores(db *sqlstore.DB) server.Stores {
 	var st server.Stores
+	st.Deployments = server.NewDeploymentFacts(db)
 	v := reflect.ValueOf(&st).Elem()
 	dv := reflect.ValueOf(db)
 	for i := range v.NumField() {

@@ -28,8 +28,8 @@ type Bars struct {
 	// class's own target: servers 95 %, workstations 92 %); NaN or a
 	// missing value draws none. The legend names it "Target".
 	Targets []float64
-	Unit   string
-	Format Format
+	Unit    string
+	Format  Format
 	// Width of the drawing (640 when zero). Height is derived from the
 	// number of categories when zero.
 	Width, Height int

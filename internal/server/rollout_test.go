@@ -2,17 +2,23 @@ package server_test
 
 import (
 	"context"
+	"crypto/ed25519"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/patchring/patchring/internal/agent"
+	"github.com/patchring/patchring/internal/agentapi"
 	"github.com/patchring/patchring/internal/httpapi"
 	"github.com/patchring/patchring/internal/inventory"
 	"github.com/patchring/patchring/internal/patch"
@@ -555,5 +561,74 @@ func TestRolloutLeaderOnly(t *testing.T) {
 	}
 	if led, _ := a.RolloutRound(t.Context()); !led {
 		t.Error("a could not lead after b released the lease")
+	}
+}
+
+// TestRolloutSnapshotWebhook: on machines whose runbook asks for a
+// snapshot by webhook, the server calls it, signed, before anything
+// installs; a refusal fails the attempt and nothing installs.
+func TestRolloutSnapshotWebhook(t *testing.T) {
+	clock := fleetClock()
+	db := openSQLite(t)
+	db.Now = clock.Now
+	srv := rolloutServer(t, db, clock, "server-a")
+	f := newFleet(t, db, clock, []*server.Server{srv}, map[string]int{"canary": 2})
+	f.approve()
+	tech := patchtest.RoleContext(t.Context(), patch.RoleTechnician, "")
+	key, err := srv.WebhookPublicKey(tech)
+	must(t, err)
+	pub, err := agentapi.ParsePublicKey(key.PublicKey)
+	must(t, err)
+	var mu sync.Mutex
+	calls := map[string]int{}
+	hv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		ts, _ := strconv.ParseInt(r.Header.Get("Patchring-Timestamp"), 10, 64)
+		sig, _ := base64.StdEncoding.DecodeString(r.Header.Get("Patchring-Signature"))
+		if r.Header.Get("Patchring-Key-Id") != key.ID || !ed25519.Verify(pub, server.WebhookMessage(r.Header.Get("Patchring-Webhook-Id"), ts, body), sig) {
+			http.Error(w, "bad signature", http.StatusUnauthorized)
+			t.Error("the webhook's signature does not verify")
+			return
+		}
+		var call server.SnapshotWebhook
+		if err := json.Unmarshal(body, &call); err != nil || call.Event != "snapshot" || call.ClientID != f.client.ID {
+			t.Errorf("webhook body = %s", body)
+		}
+		mu.Lock()
+		calls[call.Hostname]++
+		mu.Unlock()
+		if call.Hostname == "canary-01" {
+			http.Error(w, "datastore full", http.StatusInsufficientStorage)
+			return
+		}
+		w.WriteHeader(http.StatusCreated)
+	}))
+	defer hv.Close()
+	rb := patch.DefaultRunbook(f.client.ID)
+	rb.Snapshots = []patch.SnapshotRule{{Name: "vms", Webhook: hv.URL + "/snapshot"}}
+	_, err = srv.PutRunbook(tech, f.client.ID, rb)
+	must(t, err)
+	cv, err := srv.CreateCycle(tech, server.CycleInput{ClientID: f.client.ID})
+	must(t, err)
+	for range 3 {
+		f.round()
+	}
+	ds := f.deployments(cv.ID)
+	if d := ds["canary-00"]; d.State != patch.DeploySucceeded || d.SnapshotAt.IsZero() || d.SnapshotAt.After(d.SentAt) {
+		t.Errorf("canary-00 = %s, snapshot %s, sent %s", d.State, d.SnapshotAt, d.SentAt)
+	}
+	if d := ds["canary-01"]; d.State != patch.DeployRetryWait || !strings.Contains(d.LastError, "the snapshot webhook answered 507") {
+		t.Errorf("canary-01 = %s %q", d.State, d.LastError)
+	}
+	if n, _ := f.machine("canary-01").fake.counts(); n != 0 {
+		t.Errorf("canary-01 installed after its snapshot failed")
+	}
+	if calls["canary-00"] != 1 || calls["canary-01"] != 1 {
+		t.Errorf("webhook calls = %v", calls)
+	}
+	cid := string(cv.ID)
+	evs, _, _ := db.FindEvidence(f.admin, patch.EvidenceFilter{ClientID: f.client.ID, CycleID: &cid, Types: []string{patch.EventSnapshotTaken, patch.EventSnapshotFailed}})
+	if len(evs) != 2 {
+		t.Errorf("snapshot evidence = %d entries", len(evs))
 	}
 }

@@ -263,6 +263,9 @@ func (db *DB) DeleteClient(ctx context.Context, id patch.ClientID) error {
 			`DELETE FROM cycles WHERE client_id = $1`,
 			`DELETE FROM tickets WHERE client_id = $1`,
 			`DELETE FROM runbooks WHERE client_id = $1`,
+			`DELETE FROM notification_deliveries WHERE client_id = $1 OR channel_client_id = $1`,
+			`DELETE FROM notification_events WHERE client_id = $1`,
+			`DELETE FROM notification_channels WHERE client_id = $1`,
 			`DELETE FROM sites WHERE client_id = $1`,
 			`DELETE FROM clients WHERE id = $1`,
 		} {

@@ -275,7 +275,7 @@ func (tx *Tx) raiseAlert(ctx context.Context, a *patch.Alert) error {
 		string(a.ID), string(a.ClientID), a.Kind, a.Severity, a.SubjectType, a.SubjectID, a.Message, mustJSON(a.Details), ms(a.RaisedAt)); err != nil {
 		return fmt.Errorf("raise alert %s: %w", a.Kind, err)
 	}
-	return nil
+	return tx.outboxAlert(ctx, a.ID, patch.EventAlertRaised) // notification.go
 }
 
 // FindAlerts lists alerts in scope, newest first.

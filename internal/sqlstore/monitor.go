@@ -196,6 +196,9 @@ func (tx *Tx) applyAlert(ctx context.Context, st *patch.MonitorState, ch patch.M
 			if _, err := tx.exec(ctx, `UPDATE alerts SET resolved_at = $2 WHERE id = $1 AND resolved_at IS NULL`, string(st.AlertID), ms(tx.now)); err != nil {
 				return fmt.Errorf("resolve alert: %w", err)
 			}
+			if err := tx.outboxAlert(ctx, st.AlertID, patch.EventAlertResolved); err != nil {
+				return err
+			}
 		}
 		st.AlertID = ""
 		return nil
@@ -217,7 +220,7 @@ func (tx *Tx) applyAlert(ctx context.Context, st *patch.MonitorState, ch patch.M
 		if n, err := res.RowsAffected(); err != nil {
 			return fmt.Errorf("update alert: %w", err)
 		} else if n == 1 {
-			return nil
+			return tx.outboxAlert(ctx, st.AlertID, patch.EventAlertEscalated)
 		}
 		// The alert was resolved meanwhile (by a person): raise it anew.
 	}

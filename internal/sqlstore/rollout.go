@@ -699,6 +699,9 @@ func (tx *Tx) insertTickets(ctx context.Context, client patch.ClientID, ts []*pa
 		if err := tx.audit(ctx, client, "ticket.create", "ticket", string(t.ID), nil, t); err != nil {
 			return err
 		}
+		if err := tx.outboxTicket(ctx, t, patch.EventTicketOpened); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -729,6 +732,9 @@ func (tx *Tx) resolveTicket(ctx context.Context, t *patch.Ticket, resolution str
 	if _, err := tx.exec(ctx, `UPDATE tickets SET state = $2, resolved_at = $3, resolved_by = $4, resolution = $5 WHERE id = $1`,
 		string(t.ID), string(after.State), ms(tx.now), truncate(after.ResolvedBy, 200), after.Resolution); err != nil {
 		return nil, fmt.Errorf("resolve ticket: %w", err)
+	}
+	if err := tx.outboxTicket(ctx, &after, patch.EventTicketResolved); err != nil {
+		return nil, err
 	}
 	return &after, tx.audit(ctx, t.ClientID, "ticket.resolve", "ticket", string(t.ID), t, &after)
 }

@@ -51,6 +51,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("Compliance", func(t *testing.T) { testCompliance(t, open) })
 	t.Run("Rollout", func(t *testing.T) { testRollout(t, open) })
 	t.Run("ClientCounts", func(t *testing.T) { testClientCounts(t, open) })
+	t.Run("Notifications", func(t *testing.T) { testNotifications(t, open) })
 }
 
 // wantKind fails the test unless err has kind k.

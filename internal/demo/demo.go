@@ -90,6 +90,9 @@ func Seed(ctx context.Context, srv *server.Server, assets patch.AssetStore, opts
 	if err := seedCompliance(ctx, srv, assets, rnd, opts.Now, res); err != nil {
 		return nil, fmt.Errorf("demo patch history: %w", err)
 	}
+	if err := seedCycles(ctx, assets, opts.Now, res); err != nil {
+		return nil, fmt.Errorf("demo patch cycles: %w", err)
+	}
 	return res, nil
 }
 

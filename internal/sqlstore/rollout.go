@@ -114,7 +114,10 @@ func (db *DB) CreateCycle(ctx context.Context, c *patch.Cycle, ds []*patch.Deplo
 		if strings.TrimSpace(c.Name) == "" || len(c.Name) > 200 {
 			return patch.FieldError("name", "must be 1 to 200 characters")
 		}
-		c.CreatedAt, c.UpdatedAt, c.Version = tx.now, tx.now, 1
+		if c.CreatedAt.IsZero() || c.CreatedAt.After(tx.now) {
+			c.CreatedAt = tx.now // imported history keeps its own time
+		}
+		c.UpdatedAt, c.Version = tx.now, 1
 		if _, err := tx.exec(ctx, `INSERT INTO cycles (`+cycleColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL, NULL, '', '', '', NULL, '', $10, $11)`,
 			string(c.ID), string(c.ClientID), string(c.Kind), c.Name, string(c.State), storedRings(c), mustJSON(c.Updates), c.CreatedBy,
 			ms(c.CreatedAt), ms(c.UpdatedAt), c.Version); err != nil {

@@ -26,11 +26,14 @@ package webtest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"reflect"
+	"sync"
 	"testing"
 	"time"
 
@@ -68,6 +71,9 @@ type Options struct {
 	NoDemo bool
 	// Logger receives the server's logs; discarded when nil.
 	Logger *slog.Logger
+
+	// seeded is the demo already in the database (set by Start).
+	seeded *demo.Result
 }
 
 // Env is a running server.
@@ -87,11 +93,23 @@ type Env struct {
 // DemoPassword is the password of every demo user in tests.
 const DemoPassword = "demo-password-for-tests"
 
-// Start runs a server until the test ends.
+// Start runs a server until the test ends. The demo data is seeded once
+// per test binary (per seed and start time) and copied into each test's
+// own database file: seeding two months of patch history takes long,
+// especially under the race detector, and every test must still get a
+// private database it can change.
 func Start(t testing.TB, opts Options) *Env {
 	t.Helper()
 	ctx := t.Context()
-	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), sqlite.FileName))
+	path := filepath.Join(t.TempDir(), sqlite.FileName)
+	if !opts.NoDemo {
+		data, res := demoTemplate(t, opts)
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		opts.seeded = res
+	}
+	db, err := sqlite.Open(ctx, path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,7 +141,10 @@ func StartOn(t testing.TB, db *sqlstore.DB, opts Options) *Env {
 		t.Fatal(err)
 	}
 	var err error
-	if !opts.NoDemo {
+	switch {
+	case opts.seeded != nil:
+		env.Demo = opts.seeded
+	case !opts.NoDemo:
 		seed := opts.Seed
 		if seed == 0 {
 			seed = 1
@@ -167,6 +188,85 @@ func StartOn(t testing.TB, db *sqlstore.DB, opts Options) *Env {
 	env.URL = "http://" + ln.Addr().String()
 	srv.SetPublicURL(env.URL)
 	return env
+}
+
+// templates holds seeded demo databases by seed and start time: the file's
+// bytes and what the seed created.
+var templates struct {
+	sync.Mutex
+	byKey map[string]*template
+}
+
+type template struct {
+	once sync.Once
+	data []byte
+	res  *demo.Result
+	err  error
+}
+
+// demoTemplate returns a database file seeded with the demo for opts,
+// building it on first use.
+func demoTemplate(t testing.TB, opts Options) ([]byte, *demo.Result) {
+	t.Helper()
+	now := opts.Now
+	if now.IsZero() {
+		now = patchtest.Epoch
+	}
+	key := fmt.Sprintf("%d@%d", opts.Seed, now.UnixNano())
+	templates.Lock()
+	if templates.byKey == nil {
+		templates.byKey = map[string]*template{}
+	}
+	tp := templates.byKey[key]
+	if tp == nil {
+		tp = &template{}
+		templates.byKey[key] = tp
+	}
+	templates.Unlock()
+	tp.once.Do(func() { tp.data, tp.res, tp.err = buildTemplate(opts, now) })
+	if tp.err != nil {
+		t.Fatalf("seed demo: %v", tp.err)
+	}
+	return tp.data, tp.res
+}
+
+func buildTemplate(opts Options, now time.Time) ([]byte, *demo.Result, error) {
+	dir, err := os.MkdirTemp("", "patchring-webtest-")
+	if err != nil {
+		return nil, nil, err
+	}
+	defer os.RemoveAll(dir)
+	ctx := context.Background()
+	path := filepath.Join(dir, sqlite.FileName)
+	db, err := sqlite.Open(ctx, path)
+	if err != nil {
+		return nil, nil, err
+	}
+	if _, err := db.Migrate(ctx); err != nil {
+		db.Close()
+		return nil, nil, err
+	}
+	clock := patchtest.NewClock(now)
+	db.Now = clock.Now
+	srv := server.New(Stores(db), server.Options{Now: clock.Now, Logger: slog.New(slog.DiscardHandler)})
+	seed := opts.Seed
+	if seed == 0 {
+		seed = 1
+	}
+	res, err := demo.Seed(ctx, srv, db, demo.Options{Seed: seed, Now: now, Password: DemoPassword})
+	if cerr := db.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	// Closing the last connection checkpoints the write-ahead log into
+	// the main file, so the file alone is the whole database.
+	if _, err := os.Stat(path + "-wal"); err == nil {
+		return nil, nil, fmt.Errorf("demo template %s still has a write-ahead log after close", path)
+	}
+	data, err := os.ReadFile(path)
+	return data, res, err
 }
 
 // Stores fills every field of server.Stores that db implements, so a store

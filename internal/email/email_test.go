@@ -1,7 +1,6 @@
 package email_test
 
 import (
-	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -13,123 +12,17 @@ import (
 	"math/big"
 	"mime"
 	"net"
-	"net/mail"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 
 	"github.com/patchring/patchring/internal/email"
+	"github.com/patchring/patchring/internal/email/emailtest"
 	"github.com/patchring/patchring/internal/notify"
 	"github.com/patchring/patchring/internal/patch"
 )
-
-// relay is a real SMTP server in the test process that keeps what it
-// receives.
-type relay struct {
-	addr string
-	mu   sync.Mutex
-	got  []received
-	// rcptErr, when set, answers RCPT TO.
-	rcptErr *smtp.SMTPError
-	// user and pass, when set, are required (AUTH PLAIN).
-	user, pass string
-}
-
-type received struct {
-	from  string
-	to    []string
-	data  []byte
-	authd bool
-}
-
-type session struct {
-	r     *relay
-	cur   received
-	authd bool
-}
-
-func (s *session) AuthMechanisms() []string { return []string{sasl.Plain} }
-
-func (s *session) Auth(string) (sasl.Server, error) {
-	return sasl.NewPlainServer(func(_, user, pass string) error {
-		if user != s.r.user || pass != s.r.pass {
-			return errors.New("invalid credentials")
-		}
-		s.authd = true
-		return nil
-	}), nil
-}
-
-func (s *session) Mail(from string, _ *smtp.MailOptions) error {
-	if s.r.user != "" && !s.authd {
-		return smtp.ErrAuthRequired
-	}
-	s.cur = received{from: from}
-	return nil
-}
-
-func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
-	if s.r.rcptErr != nil {
-		return s.r.rcptErr
-	}
-	s.cur.to = append(s.cur.to, to)
-	return nil
-}
-
-func (s *session) Data(r io.Reader) error {
-	b, err := io.ReadAll(r)
-	if err != nil {
-		return err
-	}
-	s.cur.data, s.cur.authd = b, s.authd
-	s.r.mu.Lock()
-	s.r.got = append(s.r.got, s.cur)
-	s.r.mu.Unlock()
-	return nil
-}
-
-func (s *session) Reset()        { s.cur = received{} }
-func (s *session) Logout() error { return nil }
-
-// startRelay starts an SMTP server on 127.0.0.1; with cert, it offers
-// STARTTLS.
-func startRelay(t *testing.T, r *relay, cert *tls.Certificate) {
-	t.Helper()
-	srv := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return &session{r: r}, nil }))
-	srv.Domain = "relay.test"
-	srv.ReadTimeout, srv.WriteTimeout = 10*time.Second, 10*time.Second
-	srv.AllowInsecureAuth = cert == nil
-	if cert != nil {
-		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{*cert}}
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.addr = ln.Addr().String()
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
-}
-
-func (r *relay) port(t *testing.T) int {
-	t.Helper()
-	_, p, _ := net.SplitHostPort(r.addr)
-	var n int
-	for _, c := range p {
-		n = n*10 + int(c-'0')
-	}
-	return n
-}
-
-func (r *relay) messages() []received {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]received(nil), r.got...)
-}
 
 func message(recipients ...string) *notify.Message {
 	at := time.Date(2026, 11, 10, 9, 0, 0, 0, time.UTC)
@@ -148,10 +41,9 @@ func message(recipients ...string) *notify.Message {
 }
 
 func TestSend(t *testing.T) {
-	r := &relay{user: "patchring", pass: "relay-password"}
-	startRelay(t, r, nil)
+	r := emailtest.Start(t, emailtest.Options{User: "patchring", Password: "relay-password"})
 	now := time.Date(2026, 11, 10, 9, 0, 5, 0, time.UTC)
-	s, err := email.New(email.Config{Host: "127.0.0.1", Port: r.port(t), TLS: email.TLSNone, Username: r.user, Password: r.pass,
+	s, err := email.New(email.Config{Host: "127.0.0.1", Port: r.Port, TLS: email.TLSNone, Username: "patchring", Password: "relay-password",
 		From: "Patchring <patchring@msp.example>", Now: func() time.Time { return now }})
 	if err != nil {
 		t.Fatal(err)
@@ -159,17 +51,17 @@ func TestSend(t *testing.T) {
 	if err := s.Send(t.Context(), message("owner@alpha.example", "it@alpha.example")); err != nil {
 		t.Fatalf("Send: %v", err)
 	}
-	got := r.messages()
+	got := r.Messages()
 	if len(got) != 1 {
 		t.Fatalf("relay received %d messages, want 1", len(got))
 	}
 	m := got[0]
-	if m.from != "patchring@msp.example" || strings.Join(m.to, ",") != "owner@alpha.example,it@alpha.example" || !m.authd {
-		t.Errorf("envelope from %q to %v authenticated %v", m.from, m.to, m.authd)
+	if m.From != "patchring@msp.example" || strings.Join(m.To, ",") != "owner@alpha.example,it@alpha.example" || !m.Authenticated {
+		t.Errorf("envelope from %q to %v authenticated %v", m.From, m.To, m.Authenticated)
 	}
-	msg, err := mail.ReadMessage(bytes.NewReader(m.data))
+	msg, err := m.Parse()
 	if err != nil {
-		t.Fatalf("parse received message: %v\n%s", err, m.data)
+		t.Fatalf("parse received message: %v\n%s", err, m.Data)
 	}
 	dec := new(mime.WordDecoder)
 	subject, err := dec.DecodeHeader(msg.Header.Get("Subject"))
@@ -198,9 +90,8 @@ func TestSend(t *testing.T) {
 
 func TestSendStartTLS(t *testing.T) {
 	cert, pool := selfSigned(t)
-	r := &relay{user: "patchring", pass: "relay-password"}
-	startRelay(t, r, &cert)
-	s, err := email.New(email.Config{Host: "127.0.0.1", Port: r.port(t), Username: r.user, Password: r.pass, From: "patchring@msp.example",
+	r := emailtest.Start(t, emailtest.Options{User: "patchring", Password: "relay-password", Certificate: &cert})
+	s, err := email.New(email.Config{Host: "127.0.0.1", Port: r.Port, Username: "patchring", Password: "relay-password", From: "patchring@msp.example",
 		TLSConfig: &tls.Config{RootCAs: pool, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12}})
 	if err != nil {
 		t.Fatal(err)
@@ -208,15 +99,15 @@ func TestSendStartTLS(t *testing.T) {
 	if err := s.Send(t.Context(), message("owner@alpha.example")); err != nil {
 		t.Fatalf("Send over STARTTLS: %v", err)
 	}
-	if n := len(r.messages()); n != 1 {
+	if n := len(r.Messages()); n != 1 {
 		t.Fatalf("relay received %d messages", n)
 	}
 	// Without trusting the relay's certificate nothing is sent.
-	s, _ = email.New(email.Config{Host: "127.0.0.1", Port: r.port(t), Username: r.user, Password: r.pass, From: "patchring@msp.example"})
+	s, _ = email.New(email.Config{Host: "127.0.0.1", Port: r.Port, Username: "patchring", Password: "relay-password", From: "patchring@msp.example"})
 	if err := s.Send(t.Context(), message("owner@alpha.example")); err == nil {
 		t.Error("Send to an untrusted relay succeeded")
 	}
-	if n := len(r.messages()); n != 1 {
+	if n := len(r.Messages()); n != 1 {
 		t.Errorf("relay received %d messages, want still 1", n)
 	}
 }
@@ -224,21 +115,23 @@ func TestSendStartTLS(t *testing.T) {
 func TestSendFailures(t *testing.T) {
 	tests := []struct {
 		name          string
-		relay         *relay
+		opts          emailtest.Options
+		reject        *smtp.SMTPError
 		user          string
 		wantPermanent bool
 		wantStatus    int
 	}{
-		{name: "RejectedRecipient", relay: &relay{rcptErr: &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "no such user"}},
+		{name: "RejectedRecipient", reject: &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "no such user"},
 			wantPermanent: true, wantStatus: 550},
-		{name: "TemporaryFailure", relay: &relay{rcptErr: &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "try later"}},
+		{name: "TemporaryFailure", reject: &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "try later"},
 			wantStatus: 451},
-		{name: "WrongPassword", relay: &relay{user: "patchring", pass: "right"}, user: "patchring"},
+		{name: "WrongPassword", opts: emailtest.Options{User: "patchring", Password: "right"}, user: "patchring"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			startRelay(t, tt.relay, nil)
-			s, err := email.New(email.Config{Host: "127.0.0.1", Port: tt.relay.port(t), TLS: email.TLSNone, Username: tt.user, Password: "wrong",
+			r := emailtest.Start(t, tt.opts)
+			r.RejectRecipients(tt.reject)
+			s, err := email.New(email.Config{Host: "127.0.0.1", Port: r.Port, TLS: email.TLSNone, Username: tt.user, Password: "wrong",
 				From: "patchring@msp.example"})
 			if err != nil {
 				t.Fatal(err)
@@ -251,7 +144,7 @@ func TestSendFailures(t *testing.T) {
 			if se.Permanent != tt.wantPermanent || (tt.wantStatus != 0 && se.Status != tt.wantStatus) {
 				t.Errorf("Send = %v (status %d, permanent %v); want status %d, permanent %v", err, se.Status, se.Permanent, tt.wantStatus, tt.wantPermanent)
 			}
-			if n := len(tt.relay.messages()); n != 0 {
+			if n := len(r.Messages()); n != 0 {
 				t.Errorf("relay stored %d messages", n)
 			}
 		})

@@ -34,6 +34,10 @@ const (
 	PrefixNotificationEvent = "nev"
 )
 
+// KeyNotifySecrets is the server-key purpose of the key that seals webhook
+// signing secrets when no external key is configured.
+const KeyNotifySecrets = "notify-secrets"
+
 // ChannelKind is how a channel delivers. Persisted.
 type ChannelKind string
 

@@ -68,6 +68,9 @@ type Stores struct {
 	Leases      patch.LeaseStore
 	Runbooks    patch.RunbookStore
 	ScanResults patch.ScanResultStore
+	// Notification channels and their delivery (notify.go).
+	Channels      patch.ChannelStore
+	Notifications patch.NotificationStore
 }
 
 // Server runs Patchring's use cases.
@@ -88,6 +91,9 @@ type Server struct {
 	// rolloutOpts and roll run the rollout scheduler (scheduler.go).
 	rolloutOpts RolloutOptions
 	roll        rolloutState
+	// notifyOpts and ntf deliver notifications (notify.go).
+	notifyOpts NotifyOptions
+	ntf        notifyState
 }
 
 // Options configure a Server.
@@ -106,6 +112,8 @@ type Options struct {
 	Compliance ComplianceOptions
 	// Rollout configures the rollout scheduler.
 	Rollout RolloutOptions
+	// Notify configures notification channels and their delivery.
+	Notify NotifyOptions
 }
 
 // New returns a server over the given stores.
@@ -114,6 +122,7 @@ func New(st Stores, opts Options) *Server {
 	s.evidence = opts.Evidence
 	s.complianceOpts = opts.Compliance
 	s.rolloutOpts = opts.Rollout.withDefaults()
+	s.notifyOpts = opts.Notify.withDefaults()
 	if s.now == nil {
 		s.now = time.Now
 	}

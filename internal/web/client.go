@@ -28,13 +28,27 @@ type clientTab struct {
 
 // Client tab keys.
 const (
-	tabAssets = "assets"
-	tabSites  = "sites"
-	tabUsers  = "users"
+	tabAssets     = "assets"
+	tabCompliance = "compliance"
+	tabFindings   = "findings"
+	tabCycles     = "cycles"
+	tabRings      = "rings"
+	tabPolicy     = "policy"
+	tabExceptions = "exceptions"
+	tabReports    = "reports"
+	tabSites      = "sites"
+	tabUsers      = "users"
 )
 
 var clientTabs = []clientTab{
 	{Key: tabAssets, Label: "Assets", Path: ""},
+	{Key: tabCompliance, Label: "Compliance", Path: "/compliance"},
+	{Key: tabFindings, Label: "Findings", Path: "/findings"},
+	{Key: tabCycles, Label: "Patch cycles", Path: "/cycles"},
+	{Key: tabRings, Label: "Rings", Path: "/rings"},
+	{Key: tabPolicy, Label: "Policy", Path: "/policy"},
+	{Key: tabExceptions, Label: "Exceptions", Path: "/exceptions"},
+	{Key: tabReports, Label: "Reports", Path: "/reports"},
 	{Key: tabSites, Label: "Sites", Path: "/sites"},
 	{Key: tabUsers, Label: "Users", Path: "/users", Show: can(patch.PermManageUsers)},
 }

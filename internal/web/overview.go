@@ -27,6 +27,11 @@ type Count struct {
 	Href  string
 	// Warn marks a number that needs attention when it is not zero.
 	Warn bool
+	// Key is the value the count groups by (an OS family, a class key).
+	Key string
+	// Rating is the compliance rating of the counted assets, when the
+	// count is a group that has one.
+	Rating *RatingView
 }
 
 // Counts are the asset numbers of a tile.
@@ -59,6 +64,7 @@ type ClientTile struct {
 	HaltedCycles       *Metric // patch cycles halted by a failure-rate breach
 	ExpiringExceptions *Metric // exceptions expiring within 30 days
 	FailedUpdates      *Metric // UPDATES – Failed monitors
+	AgentsOffline      *Metric // Agent offline monitors
 }
 
 // TileSlot is a slot of a tile for the template.
@@ -66,16 +72,19 @@ type TileSlot struct {
 	Label   string
 	Metric  *Metric
 	Pending string
+	// Wide slots take a whole row (a rating against its target).
+	Wide bool
 }
 
 // Slots lists the tile's slots in display order.
 func (t *ClientTile) Slots() []TileSlot {
 	return []TileSlot{
-		{Label: "Compliance", Metric: t.Compliance, Pending: "Compliance ratings"},
+		{Label: "Compliance against target", Metric: t.Compliance, Pending: "Compliance ratings", Wide: true},
 		{Label: "SLA breaches", Metric: t.SLABreaches, Pending: "SLA clocks"},
 		{Label: "Halted cycles", Metric: t.HaltedCycles, Pending: "Patch cycles"},
 		{Label: "Expiring exceptions", Metric: t.ExpiringExceptions, Pending: "Exception register"},
 		{Label: "Failed updates", Metric: t.FailedUpdates, Pending: "Update monitors"},
+		{Label: "Agents offline", Metric: t.AgentsOffline, Pending: "Agent monitors"},
 	}
 }
 
@@ -85,7 +94,7 @@ func (t *ClientTile) Slots() []TileSlot {
 type tileFiller func(ctx context.Context, tiles []*ClientTile, counts []patch.AssetCount) error
 
 func (c *Console) tileFillers() []tileFiller {
-	return []tileFiller{c.fillAssetCounts}
+	return []tileFiller{c.fillAssetCounts, c.fillCompliance, c.fillAttention}
 }
 
 // tiles builds the tiles of clients in one aggregate query plus the
@@ -140,12 +149,12 @@ func (c *Console) fillAssetCounts(_ context.Context, tiles []*ClientTile, counts
 		}
 		for _, fam := range patch.OSFamilies {
 			if n := byOS[fam]; n > 0 {
-				t.ByOS = append(t.ByOS, Count{Label: osName(fam), N: n, Href: link(assetQuery{OS: string(fam)})})
+				t.ByOS = append(t.ByOS, Count{Label: osName(fam), N: n, Href: link(assetQuery{OS: string(fam)}), Key: string(fam)})
 			}
 		}
 		for _, ac := range t.Client.AssetClasses {
 			if n := byClass[ac.Key]; n > 0 {
-				t.ByClass = append(t.ByClass, Count{Label: ac.Name, N: n, Href: link(assetQuery{Class: ac.Key})})
+				t.ByClass = append(t.ByClass, Count{Label: ac.Name, N: n, Href: link(assetQuery{Class: ac.Key}), Key: ac.Key})
 			}
 		}
 	}

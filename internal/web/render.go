@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"html/template"
 	"io/fs"
+	"math"
 	"net/http"
 	"net/url"
 	"path"
@@ -32,6 +33,12 @@ const (
 	tmplSettings    = "settings"
 	tmplUser        = "user"
 	tmplAccount     = "account"
+
+	tmplCompliance       = "compliance"
+	tmplComplianceAssets = "compliance_assets"
+	tmplMonitors         = "monitors"
+	tmplMetricFindings   = "metric_findings"
+	tmplFindings         = "findings"
 )
 
 // Page is what the layout needs. Every page struct embeds it; handlers set
@@ -113,7 +120,7 @@ func (c *Console) renderOrLog(w http.ResponseWriter, r *http.Request, s *session
 // parseTemplates parses the layout and partials once, then each page on a
 // clone of them.
 func (c *Console) parseTemplates() (map[string]*template.Template, error) {
-	base, err := template.New("").Funcs(c.funcs()).ParseFS(templateFS, "templates/layout.tmpl", "templates/partials.tmpl")
+	base, err := template.New("").Funcs(c.funcs()).ParseFS(templateFS, "templates/layout.tmpl", "templates/partials.tmpl", "templates/shared/*.tmpl")
 	if err != nil {
 		return nil, fmt.Errorf("parse layout: %w", err)
 	}
@@ -153,6 +160,26 @@ func (c *Console) funcs() template.FuncMap {
 		"deref":     func(s *string) string { return deref(s) },
 		"hasPrefix": strings.HasPrefix,
 		"badge":     newBadge,
+		// Patch-management presentation (rating.go).
+		"pct":      pct,
+		"pctv":     pctv,
+		"hours":    hours,
+		"gapName":  gapName,
+		"slaBadge": slaStatusBadge,
+		"monBadge": monitorBadge,
+		"monTitle": monitorTitle,
+		"duration": durationWords,
+		"until":    func(t time.Time) string { return ago(c.now(), t) },
+		"past":     func(t time.Time) bool { return !t.IsZero() && t.Before(c.now()) },
+		"isZero":   func(t time.Time) bool { return t.IsZero() },
+		"add":      func(a, b int) int { return a + b },
+		"isTrue":   func(b *bool) bool { return b != nil && *b },
+		"whole": func(f *float64) string {
+			if f == nil {
+				return "—"
+			}
+			return formatInt(int(math.Round(*f)))
+		},
 	}
 }
 

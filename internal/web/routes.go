@@ -18,6 +18,8 @@ func (c *Console) routes() {
 	c.auditRoutes()
 	c.settingsRoutes()
 	c.accountRoutes()
+	c.complianceRoutes()
+	c.findingRoutes()
 
 	c.mux.HandleFunc("/", c.notFound)
 }

@@ -17,6 +17,9 @@ type Bars struct {
 	Series []Series
 	// Stacked puts a category's series on top of each other.
 	Stacked bool
+	// TotalsOnly writes only each stacked bar's total, not the values of
+	// its segments (for bars that are one value coloured by a status).
+	TotalsOnly bool
 	// Horizontal draws bars left to right, categories down the side; it
 	// suits long category names.
 	Horizontal bool
@@ -147,7 +150,7 @@ func (b Bars) horizontal(format Format, hi float64) template.HTML {
 			}
 			label := format(v)
 			switch {
-			case b.Stacked && v > 0 && bw >= textWidth(label)+8:
+			case b.Stacked && !b.TotalsOnly && v > 0 && bw >= textWidth(label)+8:
 				s.f(`<text class="inbar" x="%s" y="%s" text-anchor="middle">%s</text>`, n(bx+bw/2), n(by+barH/2+4), esc(label))
 			case !b.Stacked:
 				s.f(`<text class="value" x="%s" y="%s">%s</text>`, n(bx+math.Max(bw, 0)+4), n(by+barH/2+4), esc(label))
@@ -214,7 +217,7 @@ func (b Bars) vertical(format Format, hi float64) template.HTML {
 			}
 			label := format(v)
 			switch {
-			case b.Stacked && v > 0 && bh >= 14 && barW >= textWidth(label)+4:
+			case b.Stacked && !b.TotalsOnly && v > 0 && bh >= 14 && barW >= textWidth(label)+4:
 				s.f(`<text class="inbar" x="%s" y="%s" text-anchor="middle">%s</text>`, n(bx+(barW-2)/2), n(by+bh/2+4), esc(label))
 			case !b.Stacked:
 				s.f(`<text class="value" x="%s" y="%s" text-anchor="middle">%s</text>`, n(bx+(barW-2)/2), n(by-4), esc(label))

@@ -73,7 +73,7 @@ var goldenCharts = map[string]template.HTML{
 			{Name: "Met target", Values: []float64{97.5, 0, math.NaN()}, Class: "s-ok"},
 			{Name: "Below target", Values: []float64{0, 88.25, 0}, Class: "s-bad"},
 		},
-		Stacked: true, Horizontal: true, Max: 100, Unit: "%",
+		Stacked: true, TotalsOnly: true, Horizontal: true, Max: 100, Unit: "%",
 		Targets: []float64{95, 92, math.NaN()},
 	}.SVG(),
 	"bars_grouped_vertical": Bars{

@@ -117,6 +117,7 @@ func (a *API) routes() {
 	a.policyRoutes()
 	a.complianceRoutes()
 	a.rolloutRoutes()
+	a.notifyRoutes()
 }
 
 // register adds an operation whose handler errors are translated into API

@@ -130,15 +130,19 @@ func channelManager(ctx context.Context, client patch.ClientID) error {
 	return patch.Errorf(patch.KindForbidden, "Your role (%s) does not allow managing notification channels.", a.Role)
 }
 
-// ChannelKinds lists the channel kinds this server can deliver.
-func (s *Server) ChannelKinds() []patch.ChannelKind {
-	var out []patch.ChannelKind
+// ChannelKinds lists the channel kinds this server can deliver (e-mail
+// only with SMTP settings), for forms that offer a choice.
+func (s *Server) ChannelKinds(ctx context.Context) ([]patch.ChannelKind, error) {
+	if _, err := patch.Authorize(ctx, patch.PermRead); err != nil {
+		return nil, err
+	}
+	out := []patch.ChannelKind{}
 	for _, k := range patch.ChannelKinds {
 		if s.notifyOpts.Senders[k] != nil {
 			out = append(out, k)
 		}
 	}
-	return out
+	return out, nil
 }
 
 // Channels lists notification channels in the caller's scope.

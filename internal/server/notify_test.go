@@ -310,7 +310,7 @@ func TestChannelUseCases(t *testing.T) {
 		}
 	})
 	t.Run("Kinds", func(t *testing.T) {
-		if got := e.srv.ChannelKinds(); !slices.Equal(got, []patch.ChannelKind{patch.ChannelWebhook, patch.ChannelEmail}) {
+		if got, _ := e.srv.ChannelKinds(auditor); !slices.Equal(got, []patch.ChannelKind{patch.ChannelWebhook, patch.ChannelEmail}) {
 			t.Errorf("ChannelKinds = %v", got)
 		}
 	})
@@ -335,7 +335,7 @@ func TestChannelWithoutSMTP(t *testing.T) {
 	if patch.ErrorField(err) != "url" {
 		t.Errorf("a loopback webhook with the default guard: %v", err)
 	}
-	if got := e.srv.ChannelKinds(); !slices.Equal(got, []patch.ChannelKind{patch.ChannelWebhook}) {
+	if got, _ := e.srv.ChannelKinds(e.ownA); !slices.Equal(got, []patch.ChannelKind{patch.ChannelWebhook}) {
 		t.Errorf("ChannelKinds = %v", got)
 	}
 }

@@ -219,12 +219,6 @@ func (e *engine) touch(d *patch.Deployment) { e.changed[d.ID] = true }
 
 func (e *engine) newID(prefix string) string { return e.in.NewID(prefix) }
 
-// ringIndex returns the index of a ring in the cycle, or -1.
-func (e *engine) ringIndex(key string) int {
-	_, i := e.c.Ring(key)
-	return i
-}
-
 // started reports whether a deployment's ring has started.
 func (e *engine) started(d *patch.Deployment) bool {
 	r, _ := e.c.Ring(d.Ring)

@@ -303,10 +303,9 @@ type AssetPage struct {
 	Slots []AssetSlot
 }
 
-// AssetSlot is a section of the asset page that a later feature fills:
-// findings with due times and SLA status (policy, compliance), monitors
-// (compliance), the evidence timeline (reports). Body is rendered HTML
-// from the feature's own partial; nil shows Pending.
+// AssetSlot is a section of the asset page (assetSections in
+// assetdetail.go): Body is rendered HTML from the section's own partial in
+// templates/shared/asset.tmpl; an empty Body shows Pending.
 type AssetSlot struct {
 	Key     string
 	Title   string
@@ -353,20 +352,10 @@ func (c *Console) asset(w http.ResponseWriter, r *http.Request, s *session) erro
 	case patch.ErrorKind(err) != patch.KindForbidden:
 		return err
 	}
-	p.Slots = c.assetSlots(ctx, a)
-	return c.render(w, r, s, http.StatusOK, tmplAsset, p)
-}
-
-// assetSlots returns the asset page's sections that later features fill.
-// A feature replaces its slot's Pending with Body (rendered from its own
-// partial) here.
-func (c *Console) assetSlots(_ context.Context, _ *patch.Asset) []AssetSlot {
-	return []AssetSlot{
-		{Key: "findings", Title: "Findings", Pending: "Missing updates with their due time, SLA status and why each is not patched yet appear here once patch policy is in place."},
-		{Key: "monitors", Title: "Monitors", Pending: "UPDATES monitors (failed, installed, missing service pack …) appear here once compliance monitoring is in place."},
-		{Key: "software", Title: "Installed software", Pending: "The software inventory reported by the agent appears here."},
-		{Key: "evidence", Title: "Evidence timeline", Pending: "Every lifecycle event of this asset from the client's evidence chain appears here."},
+	if p.Slots, err = c.assetSections(ctx, r, s, a); err != nil {
+		return err
 	}
+	return c.render(w, r, s, http.StatusOK, tmplAsset, p)
 }
 
 // osChart draws a client's assets by OS family, managed stacked on

@@ -22,6 +22,7 @@ func TestBrowserPatchPages(t *testing.T) {
 		{"client-findings", base + "/findings"},
 		{"client-monitors", base + "/monitors?kind=agent_offline&alarm=1"},
 		{"client-assets", base},
+		{"asset-detail", "/assets/" + string(srvEHR(t, env).ID)},
 	} {
 		if st := b.Go(p.path); st != http.StatusOK {
 			t.Errorf("%s: status %d", p.path, st)

@@ -300,13 +300,13 @@ func (c *Console) clientCompliance(w http.ResponseWriter, r *http.Request, s *se
 		{Key: "site", Title: "By site", Rows: p.BySite, Chart: ratingChart("Compliance by site against target", p.BySite)},
 	}
 
-	// 30-day trends of the two contract groups (servers, workstations)
-	// against their targets, and of all assets.
+	// 30-day trends of the two groups the service description sets
+	// targets for (servers, workstations).
 	trend := []struct {
 		dim   compliance.Dim
 		key   string
 		title string
-	}{{compliance.DimKind, string(patch.ClassKindServer), "Servers"}, {compliance.DimKind, string(patch.ClassKindWorkstation), "Workstations"}, {compliance.DimAll, "", "All assets"}}
+	}{{compliance.DimKind, string(patch.ClassKindServer), "Servers"}, {compliance.DimKind, string(patch.ClassKindWorkstation), "Workstations"}}
 	for _, tr := range trend {
 		hist, err := c.srv.ComplianceHistory(ctx, server.HistoryQuery{ClientID: &id, Dim: tr.dim, Key: tr.key})
 		if err != nil {

@@ -5,8 +5,19 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/patchring/patchring/internal/patch"
 	"github.com/patchring/patchring/internal/web/webtest"
 )
+
+func srvEHR(t *testing.T, env *webtest.Env) *patch.Asset {
+	t.Helper()
+	clinic := env.Client(t, webtest.Clinic)
+	as, _, err := env.Server.Assets(env.Admin(t.Context()), patch.AssetFilter{ClientID: &clinic.ID, Query: new("srv-ehr")})
+	if err != nil || len(as) != 1 {
+		t.Fatalf("find srv-ehr: %v %d", err, len(as))
+	}
+	return as[0]
+}
 
 // TestPatchPagesRender opens every patch-management page as an MSP admin
 // and checks it renders with the numbers it is about.
@@ -21,8 +32,9 @@ func TestPatchPagesRender(t *testing.T) {
 		base + "/compliance/assets?dim=os&key=windows":      "Windows",
 		base + "/monitors?kind=agent_offline&alarm=1":       "Agent offline",
 		base + "/compliance/findings?metric=sla_attainment": "SLA attainment",
-		base + "/findings":              "Why not patched",
-		base + "/findings?sla=breached": "Breached",
+		base + "/findings":                     "Why not patched",
+		base + "/findings?sla=breached":        "Breached",
+		"/assets/" + string(srvEHR(t, env).ID): "Next maintenance windows",
 	} {
 		r := admin.Get(path)
 		if r.Status != http.StatusOK {

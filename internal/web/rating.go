@@ -138,3 +138,55 @@ func slaStatusBadge(s patch.SLAStatus) Badge {
 func (g GroupRow) LeftOut() int {
 	return g.Findings.Excepted + g.Findings.EmergencyMissing + g.Findings.NotApproved
 }
+
+// formatBytes writes a size in binary units: 512 B, 1.5 GiB.
+func formatBytes(n uint64) string {
+	const unit = 1024
+	if n < unit {
+		return strconv.FormatUint(n, 10) + " B"
+	}
+	div, exp := uint64(unit), 0
+	for m := n / unit; m >= unit && exp < 5; m /= unit {
+		div *= unit
+		exp++
+	}
+	v := float64(n) / float64(div)
+	return strconv.FormatFloat(math.Round(v*10)/10, 'f', -1, 64) + " " + string("KMGTPE"[exp]) + "iB"
+}
+
+// deploymentBadge shows a deployment's state.
+func deploymentBadge(s patch.DeploymentState) Badge {
+	if s == "" {
+		return Badge{StatusUnknown, "Unknown"}
+	}
+	label := strings.ReplaceAll(string(s), "_", " ")
+	label = strings.ToUpper(label[:1]) + label[1:]
+	switch s {
+	case patch.DeploySucceeded:
+		return Badge{StatusOK, label}
+	case patch.DeployFailed, patch.DeployRolledBack, patch.DeployMissed:
+		return Badge{StatusBad, label}
+	case patch.DeployRetryWait, patch.DeployRollingBack, patch.DeployRebootPending:
+		return Badge{StatusWarn, label}
+	case patch.DeploySkipped, patch.DeployCancelled, patch.DeployPending:
+		return Badge{StatusUnknown, label}
+	}
+	return Badge{StatusInfo, label}
+}
+
+// jobBadge shows an agent job's state.
+func jobBadge(s patch.JobState) Badge {
+	if s == "" {
+		return Badge{StatusUnknown, "Unknown"}
+	}
+	label := strings.ToUpper(string(s)[:1]) + string(s)[1:]
+	switch s {
+	case patch.JobSucceeded:
+		return Badge{StatusOK, label}
+	case patch.JobFailed, patch.JobRefused, patch.JobExpired:
+		return Badge{StatusBad, label}
+	case patch.JobPartial:
+		return Badge{StatusWarn, label}
+	}
+	return Badge{StatusInfo, label}
+}

@@ -174,6 +174,9 @@ func (c *Console) funcs() template.FuncMap {
 		"isZero":   func(t time.Time) bool { return t.IsZero() },
 		"add":      func(a, b int) int { return a + b },
 		"isTrue":   func(b *bool) bool { return b != nil && *b },
+		"bytes":    formatBytes,
+		"depBadge": deploymentBadge,
+		"jobBadge": jobBadge,
 		"whole": func(f *float64) string {
 			if f == nil {
 				return "—"
@@ -253,6 +256,9 @@ func plural(n int, noun string) string {
 	}
 	if strings.HasSuffix(noun, "s") || strings.HasSuffix(noun, "x") {
 		return formatInt(n) + " " + noun + "es"
+	}
+	if len(noun) > 1 && strings.HasSuffix(noun, "y") && !strings.ContainsRune("aeiou", rune(noun[len(noun)-2])) {
+		return formatInt(n) + " " + noun[:len(noun)-1] + "ies"
 	}
 	return formatInt(n) + " " + noun + "s"
 }

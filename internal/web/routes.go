@@ -20,6 +20,7 @@ func (c *Console) routes() {
 	c.accountRoutes()
 	c.complianceRoutes()
 	c.findingRoutes()
+	c.assetDetailRoutes()
 
 	c.mux.HandleFunc("/", c.notFound)
 }

@@ -112,6 +112,7 @@ Exit codes: 0 success, 1 runtime error, 2 usage error.`,
 		newAgentCmd(io),
 		newComplianceCmd(io),
 		newCycleCmd(io),
+		newChannelsCmd(io),
 	)
 	walk(root, func(c *cobra.Command) {
 		c.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })

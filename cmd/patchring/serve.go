@@ -32,6 +32,7 @@ type serveFlags struct {
 	logLevel  string
 	logFormat string
 	noMigrate bool
+	notify    notifyFlags
 }
 
 func (f *serveFlags) register(cmd *cobra.Command, defaultListen string) {
@@ -43,6 +44,7 @@ func (f *serveFlags) register(cmd *cobra.Command, defaultListen string) {
 	cmd.Flags().StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	cmd.Flags().StringVar(&f.logFormat, "log-format", "json", "log format: json or text")
 	cmd.Flags().BoolVar(&f.noMigrate, "no-migrate", false, "do not apply database migrations at start (run 'patchring migrate' instead)")
+	f.notify.register(cmd)
 }
 
 func newServeCmd(io stdio) *cobra.Command {
@@ -107,6 +109,10 @@ func newApp(ctx context.Context, f *serveFlags, logger *slog.Logger) (*app, erro
 	if (f.tlsCert == "") != (f.tlsKey == "") {
 		return nil, usagef("--tls-cert and --tls-key go together")
 	}
+	notifyOpts, err := f.notify.options()
+	if err != nil {
+		return nil, err
+	}
 	db, err := f.store.open(ctx)
 	if err != nil {
 		return nil, err
@@ -130,13 +136,18 @@ func newApp(ctx context.Context, f *serveFlags, logger *slog.Logger) (*app, erro
 		Policies: db, Decisions: db, Exceptions: db, Evaluations: db, Alerts: db,
 		ComplianceFacts: db, Monitors: db, Baselines: db, Snapshots: db,
 		Rollouts: db, Tickets: db, Leases: db, Runbooks: db, ScanResults: db, Deployments: server.NewDeploymentFacts(db),
-	}, server.Options{Logger: logger, Agents: server.AgentOptions{PublicURL: f.agentURL()}, Evidence: evidenceOptions(f)})
+		Channels: db, Notifications: db,
+	}, server.Options{Logger: logger, Agents: server.AgentOptions{PublicURL: f.agentURL()}, Evidence: evidenceOptions(f), Notify: notifyOpts})
 	if err := a.srv.EnsureCommandKey(ctx); err != nil {
 		db.Close()
 		return nil, err
 	}
 	a.loops = append(a.loops, a.srv.RunSLAEvaluator)
 	if err := a.srv.EnsureEvidenceKey(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if err := a.srv.EnsureNotifyKey(ctx); err != nil {
 		db.Close()
 		return nil, err
 	}
@@ -154,6 +165,7 @@ func newApp(ctx context.Context, f *serveFlags, logger *slog.Logger) (*app, erro
 	a.loops = append(a.loops, a.srv.RunCompliance)
 	a.loops = append(a.loops, a.srv.RunAgentMaintenance)
 	a.loops = append(a.loops, a.srv.RunRollout)
+	a.loops = append(a.loops, a.srv.RunNotifier)
 	httpapi.MountOps(mux, a.srv, a.registry)
 	// The console has its own mux (cookies, CSRF, CSP); it answers every
 	// path the API, agent and ops routes above do not.

@@ -125,7 +125,7 @@ type Retry struct {
 }
 
 // DefaultRetry waits 30 s, 1 min, 2 min … up to 1 h between attempts and
-// gives up after 12 attempts, about 6 hours after the first.
+// gives up after 12 attempts, about 5 hours after the first.
 var DefaultRetry = Retry{Base: 30 * time.Second, Max: time.Hour, Attempts: 12}
 
 func (r Retry) withDefaults() Retry {

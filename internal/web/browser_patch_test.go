@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"testing"
 
+	"github.com/patchring/patchring/internal/patch"
 	"github.com/patchring/patchring/internal/web/webtest"
 )
 
@@ -22,6 +23,10 @@ func TestBrowserPatchPages(t *testing.T) {
 		{"client-findings", base + "/findings"},
 		{"client-monitors", base + "/monitors?kind=agent_offline&alarm=1"},
 		{"client-assets", base},
+		{"cycles", "/cycles"},
+		{"client-cycles", base + "/cycles"},
+		{"cycle-halted", "/cycles/" + string(demoCycle(t, env, patch.CycleHalted).ID)},
+		{"cycle-completed", "/cycles/" + string(demoCycle(t, env, patch.CycleCompleted).ID)},
 		{"asset-detail", "/assets/" + string(srvEHR(t, env).ID)},
 	} {
 		if st := b.Go(p.path); st != http.StatusOK {

@@ -28,6 +28,9 @@ const (
 	sectionOverview = "overview"
 	sectionClient   = "client"
 	sectionAssets   = "assets"
+	sectionCycles   = "cycles"
+	sectionExcept   = "exceptions"
+	sectionReports  = "reports"
 	sectionAudit    = "audit"
 	sectionSettings = "settings"
 	sectionAccount  = "account"
@@ -39,6 +42,9 @@ var navItems = []NavItem{
 	{Key: sectionOverview, Label: "Overview", Icon: "grid", Href: fixed("/"), Show: mspStaff},
 	{Key: sectionClient, Label: "My client", Icon: "building", Href: ownClient, Show: clientScoped},
 	{Key: sectionAssets, Label: "Assets", Icon: "server", Href: fixed("/assets"), Show: mspStaff},
+	{Key: sectionCycles, Label: "Patch cycles", Icon: "ring", Href: fixed("/cycles")},
+	{Key: sectionExcept, Label: "Exceptions", Icon: "shield", Href: fixed("/exceptions")},
+	{Key: sectionReports, Label: "Reports", Icon: "file", Href: fixed("/reports")},
 	{Key: sectionAudit, Label: "Audit log", Icon: "list", Href: fixed("/audit"), Show: can(patch.PermReadAudit)},
 	{Key: sectionSettings, Label: "Settings", Icon: "gear", Href: fixed("/settings")},
 	{Key: sectionAccount, Label: "My account", Icon: "user", Href: fixed("/account")},

@@ -19,6 +19,16 @@ func srvEHR(t *testing.T, env *webtest.Env) *patch.Asset {
 	return as[0]
 }
 
+// demoCycle returns a demo cycle in a state.
+func demoCycle(t *testing.T, env *webtest.Env, st patch.CycleState) *patch.Cycle {
+	t.Helper()
+	cs, _, err := env.Server.Cycles(env.Admin(t.Context()), patch.CycleFilter{States: []patch.CycleState{st}, Limit: 1})
+	if err != nil || len(cs) == 0 {
+		t.Fatalf("no %s demo cycle: %v", st, err)
+	}
+	return cs[0].Cycle
+}
+
 // TestPatchPagesRender opens every patch-management page as an MSP admin
 // and checks it renders with the numbers it is about.
 func TestPatchPagesRender(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/patchring/patchring/internal/compliance"
 	"github.com/patchring/patchring/internal/patch"
@@ -189,4 +190,13 @@ func jobBadge(s patch.JobState) Badge {
 		return Badge{StatusWarn, label}
 	}
 	return Badge{StatusInfo, label}
+}
+
+// formatShort writes a time compactly for dense tables ("Nov 17 01:03",
+// UTC); the full time goes in a tooltip.
+func formatShort(t time.Time) string {
+	if t.IsZero() {
+		return "—"
+	}
+	return t.UTC().Format("Jan 2 15:04")
 }

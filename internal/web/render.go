@@ -39,6 +39,8 @@ const (
 	tmplMonitors         = "monitors"
 	tmplMetricFindings   = "metric_findings"
 	tmplFindings         = "findings"
+	tmplCycles           = "cycles"
+	tmplCycle            = "cycle"
 )
 
 // Page is what the layout needs. Every page struct embeds it; handlers set
@@ -176,6 +178,7 @@ func (c *Console) funcs() template.FuncMap {
 		"isTrue":   func(b *bool) bool { return b != nil && *b },
 		"bytes":    formatBytes,
 		"depBadge": deploymentBadge,
+		"short":    formatShort,
 		"jobBadge": jobBadge,
 		"whole": func(f *float64) string {
 			if f == nil {

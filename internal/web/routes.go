@@ -21,6 +21,7 @@ func (c *Console) routes() {
 	c.complianceRoutes()
 	c.findingRoutes()
 	c.assetDetailRoutes()
+	c.cycleRoutes()
 
 	c.mux.HandleFunc("/", c.notFound)
 }

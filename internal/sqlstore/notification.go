@@ -327,8 +327,33 @@ func (tx *Tx) needAll() error {
 	return nil
 }
 
+// idle reports, for an unscoped caller, whether query finds no row: the
+// notifier polls every few seconds, and an idle poll must not take
+// SQLite's write lock.
+func (db *DB) idle(ctx context.Context, query string, args ...any) (bool, error) {
+	scope, err := scopeOf(ctx)
+	if err != nil {
+		return false, err
+	}
+	if !scope.All {
+		return false, patch.Errorf(patch.KindForbidden, "Only the server delivers notifications.")
+	}
+	var one int
+	err = db.read.QueryRowContext(ctx, query, args...).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return true, nil
+	}
+	if err != nil {
+		return false, db.classify(fmt.Errorf("poll notifications: %w", err))
+	}
+	return false, nil
+}
+
 // RouteNotifications routes unrouted events to the channels match picks.
 func (db *DB) RouteNotifications(ctx context.Context, limit int, match func(*patch.NotificationEvent, []*patch.Channel) []*patch.Channel) (int, error) {
+	if idle, err := db.idle(ctx, `SELECT 1 FROM notification_events WHERE routed_at IS NULL LIMIT 1`); idle || err != nil {
+		return 0, err
+	}
 	routed := 0
 	err := db.inTx(ctx, func(tx *Tx) error {
 		routed = 0
@@ -425,6 +450,10 @@ func scanDelivery(s interface{ Scan(...any) error }, extra ...any) (*patch.Deliv
 
 // ClaimDeliveries claims due deliveries for lease.
 func (db *DB) ClaimDeliveries(ctx context.Context, limit int, lease time.Duration) ([]*patch.DeliveryJob, error) {
+	if idle, err := db.idle(ctx, `SELECT 1 FROM notification_deliveries WHERE state = $1 AND next_attempt_at <= $2 LIMIT 1`,
+		string(patch.DeliveryPending), ms(db.Now())); idle || err != nil {
+		return nil, err
+	}
 	var jobs []*patch.DeliveryJob
 	err := db.inTx(ctx, func(tx *Tx) error {
 		jobs = nil
@@ -615,7 +644,9 @@ func (db *DB) FindDeliveries(ctx context.Context, f patch.DeliveryFilter) ([]*pa
 }
 
 // PruneNotifications deletes finished deliveries and routed events older
-// than before. An event stays while a delivery of it is pending.
+// than before. An event stays while a delivery of it is pending, and an
+// open alert's events stay: they tell a later escalation what severity
+// was announced.
 func (db *DB) PruneNotifications(ctx context.Context, before time.Time) (int, error) {
 	n := 0
 	err := db.inTx(ctx, func(tx *Tx) error {
@@ -626,7 +657,8 @@ func (db *DB) PruneNotifications(ctx context.Context, before time.Time) (int, er
 		for _, q := range []string{
 			`DELETE FROM notification_deliveries WHERE state <> 'pending' AND updated_at < $1`,
 			`DELETE FROM notification_events WHERE routed_at IS NOT NULL AND routed_at < $1
-				AND NOT EXISTS (SELECT 1 FROM notification_deliveries d WHERE d.event_id = notification_events.id)`,
+				AND NOT EXISTS (SELECT 1 FROM notification_deliveries d WHERE d.event_id = notification_events.id)
+				AND NOT (source = 'alert' AND EXISTS (SELECT 1 FROM alerts a WHERE a.id = notification_events.source_id AND a.resolved_at IS NULL))`,
 		} {
 			res, err := tx.exec(ctx, q, ms(before))
 			if err != nil {

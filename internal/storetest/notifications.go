@@ -481,6 +481,37 @@ func testDeliveries(t *testing.T, open Opener) {
 			t.Error("the new event was pruned")
 		}
 	})
+	t.Run("OpenAlertOutlivesRetention", func(t *testing.T) {
+		// B's warning alert stays open past the retention; its escalation
+		// is still announced, because the open alert's events are kept.
+		f.monitor(t, f.hostB, patch.MonitorWarning, patch.AlertRaise, patch.AlertWarning, "law-pc-1 offline")
+		f.route(t)
+		f.clock.Advance(time.Hour) // past the lease of the delivery claimed above
+		jobs, err := f.db.ClaimDeliveries(f.sys, 100, time.Minute)
+		must(t, err)
+		for _, j := range jobs {
+			_, err := f.db.CompleteDelivery(f.sys, j.Delivery.ID, j.Claim, patch.DeliveryOutcome{State: patch.DeliveryDelivered})
+			must(t, err)
+		}
+		f.clock.Advance(40 * 24 * time.Hour)
+		_, err = f.db.PruneNotifications(f.sys, f.clock.Now().Add(-30*24*time.Hour))
+		must(t, err)
+		st := monitorState(f.hostB, patch.MonitorAgentOffline, patch.MonitorCritical, f.clock.Now())
+		cur, _, err := f.db.FindMonitorStates(f.admin, patch.MonitorFilter{AssetID: &f.hostB.ID})
+		must(t, err)
+		st.Version, st.AlertID = cur[0].Version, cur[0].AlertID
+		_, err = f.db.SaveMonitors(f.admin, f.hostB.ID, []patch.MonitorChange{{State: st, Action: patch.AlertEscalate,
+			Alert: &patch.Alert{Severity: patch.AlertCritical, Message: "law-pc-1 offline for 40 days"}}})
+		must(t, err)
+		if n := f.route(t); n != 1 {
+			t.Fatalf("routed %d events after the escalation, want 1", n)
+		}
+		ds, _, err := f.db.FindDeliveries(f.admin, patch.DeliveryFilter{ChannelID: &f.all.ID, Limit: 1})
+		must(t, err)
+		if len(ds) != 1 || ds[0].EventType != patch.EventAlertEscalated || ds[0].Severity != patch.AlertCritical {
+			t.Errorf("latest delivery = %+v, want the escalation", ds)
+		}
+	})
 	t.Run("DeleteChannel", func(t *testing.T) {
 		must(t, f.db.DeleteChannel(f.admin, f.all.ID))
 		if _, n, _ := f.db.FindDeliveries(f.admin, patch.DeliveryFilter{ChannelID: &f.all.ID}); n != 0 {

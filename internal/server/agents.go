@@ -466,6 +466,7 @@ func (s *Server) AgentCheckIn(ctx context.Context, ag *patch.Agent, r AgentReque
 		}
 		return nil, err
 	}
+	s.evaluateAfterCheckIn(ctx, ag.AssetID)
 	resp := &agentapi.CheckInResponse{
 		ProtocolVersion: agentapi.ProtocolVersion,
 		ServerTime:      s.now().UTC(),
@@ -507,7 +508,27 @@ func (s *Server) AgentResults(ctx context.Context, ag *patch.Agent, r AgentReque
 		return nil, err
 	}
 	resp.Acknowledged = acknowledged(out)
+	s.evaluateAfterCheckIn(ctx, ag.AssetID)
 	return resp, nil
+}
+
+// evaluateAfterCheckIn brings an asset's SLA fields, compliance rating and
+// monitors up to date right after its agent reported, so the console and
+// alerts reflect a check-in at once rather than at the next background
+// round. The check-in itself has already been stored: a failure here is
+// logged, and the background loops repair it.
+func (s *Server) evaluateAfterCheckIn(ctx context.Context, asset patch.AssetID) {
+	sys := systemContext(ctx, "check-in")
+	if s.st.Policies != nil {
+		if _, err := s.EvaluateAsset(sys, asset); err != nil {
+			s.logger.WarnContext(ctx, "evaluate SLA after check-in", "asset", asset, "err", err)
+		}
+	}
+	if s.st.ComplianceFacts != nil {
+		if _, err := s.EvaluateAssetCompliance(sys, asset); err != nil {
+			s.logger.WarnContext(ctx, "evaluate compliance after check-in", "asset", asset, "err", err)
+		}
+	}
 }
 
 func acknowledged(rs []patch.ResultOutcome) []string {

@@ -21,12 +21,18 @@ func TestAgentJob(t *testing.T) {
 		kind agentapi.JobKind
 		want string
 	}{
-		{func(r *rollout.JobRequest) { r.Install = []rollout.Target{{ID: "curl=8.1", Package: "curl", Version: "8.1"}} }, agentapi.JobInstall,
+		{func(r *rollout.JobRequest) {
+			r.Install = []rollout.Target{{ID: "curl=8.1", Package: "curl", Version: "8.1"}}
+		}, agentapi.JobInstall,
 			`{"source":"apt","targets":[{"id":"curl=8.1","package":"curl","version":"8.1"}],"deadline":"2026-11-17T05:00:00Z"}`},
-		{func(r *rollout.JobRequest) { r.Rollback = []rollout.Target{{ID: "curl=8.1", Package: "curl", Version: "8.0"}} }, agentapi.JobRollback,
+		{func(r *rollout.JobRequest) {
+			r.Rollback = []rollout.Target{{ID: "curl=8.1", Package: "curl", Version: "8.0"}}
+		}, agentapi.JobRollback,
 			`{"source":"apt","targets":[{"id":"curl=8.1","package":"curl","version":"8.0"}]}`},
 		{func(r *rollout.JobRequest) { r.Hook = "lvm-snapshot" }, agentapi.JobHook, `{"name":"lvm-snapshot"}`},
-		{func(r *rollout.JobRequest) { r.Reboot = &rollout.RebootRequest{DelaySeconds: 900, Message: "Save your work"} }, agentapi.JobReboot,
+		{func(r *rollout.JobRequest) {
+			r.Reboot = &rollout.RebootRequest{DelaySeconds: 900, Message: "Save your work"}
+		}, agentapi.JobReboot,
 			`{"delay_seconds":900,"message":"Save your work"}`},
 		{func(r *rollout.JobRequest) {
 			r.Health = []patch.HealthCheck{{Name: "ehr", Kind: patch.CheckHTTP, URL: "https://ehr.example/", ExpectStatus: 200}}

@@ -47,7 +47,7 @@ type Change struct {
 }
 
 // entityTypes are the audited entity types offered as a filter.
-var entityTypes = []string{"client", "site", "asset", "user", "token", "msp"}
+var entityTypes = []string{"client", "site", "asset", "user", "token", "msp", "policy", "exception", "cycle", "report", "enrollment_secret", "agent"}
 
 func (c *Console) audit(w http.ResponseWriter, r *http.Request, s *session) error {
 	ctx := r.Context()
@@ -137,6 +137,12 @@ func (c *Console) auditRows(entries []*patch.AuditEntry, clientNames map[patch.C
 			row.EntityHref = "/clients/" + e.EntityID
 		case "user":
 			row.EntityHref = "/settings/users/" + e.EntityID
+		case "exception":
+			row.EntityHref = "/exceptions/" + e.EntityID
+		case "cycle":
+			row.EntityHref = "/cycles/" + e.EntityID
+		case "report":
+			row.EntityHref = "/reports/" + e.EntityID
 		}
 		if e.Action == "asset.delete" || e.Action == "client.delete" || e.Action == "user.delete" {
 			row.EntityHref = ""

@@ -29,30 +29,59 @@ func demoCycle(t *testing.T, env *webtest.Env, st patch.CycleState) *patch.Cycle
 	return cs[0].Cycle
 }
 
+// demoException returns a demo exception of the clinic.
+func demoException(t *testing.T, env *webtest.Env) *patch.Exception {
+	t.Helper()
+	clinic := env.Client(t, webtest.Clinic)
+	xs, _, err := env.Server.Exceptions(env.Admin(t.Context()), patch.ExceptionFilter{ClientID: &clinic.ID, Limit: 1})
+	if err != nil || len(xs) == 0 {
+		t.Fatalf("no demo exception of the clinic: %v", err)
+	}
+	return xs[0]
+}
+
+// patchPage is a page of the patch-management console: its screenshot
+// name, path and a text it must show.
+type patchPage struct{ name, path, want string }
+
+// patchPages lists the main patch-management pages on the demo MSP.
+func patchPages(t *testing.T, env *webtest.Env) []patchPage {
+	t.Helper()
+	clinic := env.Client(t, webtest.Clinic)
+	base := "/clients/" + string(clinic.ID)
+	return []patchPage{
+		{"overview", "/", "Compliance against target"},
+		{"client-assets", base, "Export CSV"},
+		{"client-compliance", base + "/compliance", "Patch Health Compliance"},
+		{"compliance-group", base + "/compliance/assets?dim=kind&key=workstation", "Workstations"},
+		{"compliance-metric", base + "/compliance/findings?metric=sla_attainment", "SLA attainment"},
+		{"client-monitors", base + "/monitors?kind=agent_offline&alarm=1", "Agent offline"},
+		{"client-findings", base + "/findings", "Why not patched"},
+		{"client-findings-breached", base + "/findings?sla=breached", "Breached"},
+		{"asset-detail", "/assets/" + string(srvEHR(t, env).ID), "Next maintenance windows"},
+		{"cycles", "/cycles", "Patch cycles"},
+		{"client-cycles", base + "/cycles", "Start a patch cycle"},
+		{"cycle-halted", "/cycles/" + string(demoCycle(t, env, patch.CycleHalted).ID), "Resume"},
+		{"cycle-completed", "/cycles/" + string(demoCycle(t, env, patch.CycleCompleted).ID), "Deployments"},
+		{"exceptions", "/exceptions?view=all", "Exception register"},
+		{"client-exceptions", base + "/exceptions", "Request an exception"},
+		{"exception", "/exceptions/" + string(demoException(t, env).ID), "Open findings it covers"},
+	}
+}
+
 // TestPatchPagesRender opens every patch-management page as an MSP admin
-// and checks it renders with the numbers it is about.
+// and checks it renders with what it is about.
 func TestPatchPagesRender(t *testing.T) {
 	env := webtest.Start(t, webtest.Options{})
 	admin := env.Login(t, webtest.AdminEmail, env.Password)
-	clinic := env.Client(t, webtest.Clinic)
-	base := "/clients/" + string(clinic.ID)
-	for path, want := range map[string]string{
-		"/":                  "Compliance",
-		base + "/compliance": "Patch Health Compliance",
-		base + "/compliance/assets?dim=os&key=windows":      "Windows",
-		base + "/monitors?kind=agent_offline&alarm=1":       "Agent offline",
-		base + "/compliance/findings?metric=sla_attainment": "SLA attainment",
-		base + "/findings":                     "Why not patched",
-		base + "/findings?sla=breached":        "Breached",
-		"/assets/" + string(srvEHR(t, env).ID): "Next maintenance windows",
-	} {
-		r := admin.Get(path)
+	for _, p := range patchPages(t, env) {
+		r := admin.Get(p.path)
 		if r.Status != http.StatusOK {
-			t.Errorf("GET %s = %d\n%s", path, r.Status, r.Body)
+			t.Errorf("GET %s = %d\n%s", p.path, r.Status, r.Body)
 			continue
 		}
-		if !strings.Contains(r.Body, want) {
-			t.Errorf("GET %s lacks %q", path, want)
+		if !strings.Contains(r.Body, p.want) {
+			t.Errorf("GET %s lacks %q", p.path, p.want)
 		}
 	}
 }

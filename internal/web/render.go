@@ -41,6 +41,8 @@ const (
 	tmplFindings         = "findings"
 	tmplCycles           = "cycles"
 	tmplCycle            = "cycle"
+	tmplExceptions       = "exceptions"
+	tmplException        = "exception"
 )
 
 // Page is what the layout needs. Every page struct embeds it; handlers set

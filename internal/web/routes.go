@@ -22,6 +22,7 @@ func (c *Console) routes() {
 	c.findingRoutes()
 	c.assetDetailRoutes()
 	c.cycleRoutes()
+	c.exceptionRoutes()
 
 	c.mux.HandleFunc("/", c.notFound)
 }

@@ -65,12 +65,9 @@ type SendError struct {
 	Err        error
 }
 
-func (e *SendError) Error() string {
-	if e.Status != 0 {
-		return fmt.Sprintf("status %d: %v", e.Status, e.Err)
-	}
-	return e.Err.Error()
-}
+// Error is the cause's text; Status is kept apart (senders' errors name
+// it already).
+func (e *SendError) Error() string { return e.Err.Error() }
 
 func (e *SendError) Unwrap() error { return e.Err }
 

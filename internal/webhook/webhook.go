@@ -312,7 +312,7 @@ func (s *Sender) Send(ctx context.Context, m *notify.Message) error {
 
 // excerpt is the start of a response body for the delivery's last error.
 func excerpt(b []byte) string {
-	s := strings.TrimSpace(strings.ToValidUTF8(string(b), "?"))
+	s := strings.Join(strings.Fields(strings.ToValidUTF8(string(b), "?")), " ")
 	if s == "" {
 		return ""
 	}

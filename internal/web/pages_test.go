@@ -66,6 +66,9 @@ func patchPages(t *testing.T, env *webtest.Env) []patchPage {
 		{"exceptions", "/exceptions?view=all", "Exception register"},
 		{"client-exceptions", base + "/exceptions", "Request an exception"},
 		{"exception", "/exceptions/" + string(demoException(t, env).ID), "Open findings it covers"},
+		{"client-policy", base + "/policy", "SLA matrix"},
+		{"client-policy-edit", base + "/policy/edit", "Edit the patch policy"},
+		{"client-rings", base + "/rings", "Gate to the next ring"},
 	}
 }
 

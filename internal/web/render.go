@@ -43,6 +43,9 @@ const (
 	tmplCycle            = "cycle"
 	tmplExceptions       = "exceptions"
 	tmplException        = "exception"
+	tmplPolicy           = "policy"
+	tmplPolicyEdit       = "policy_edit"
+	tmplRings            = "rings"
 )
 
 // Page is what the layout needs. Every page struct embeds it; handlers set

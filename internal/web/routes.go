@@ -23,6 +23,7 @@ func (c *Console) routes() {
 	c.assetDetailRoutes()
 	c.cycleRoutes()
 	c.exceptionRoutes()
+	c.policyRoutes()
 
 	c.mux.HandleFunc("/", c.notFound)
 }

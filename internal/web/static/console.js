@@ -38,6 +38,20 @@
     }
   });
 
+  // A window's "Repeats" select shows only the inputs of its kind
+  // (<select data-kind-select> and siblings .kind-group[data-kind]).
+  function showKind(sel) {
+    var box = sel.closest("[data-window]");
+    if (!box) return;
+    box.querySelectorAll(".kind-group").forEach(function (g) {
+      g.hidden = g.getAttribute("data-kind") !== sel.value;
+    });
+  }
+  document.querySelectorAll("[data-window] select[name$='.kind']").forEach(showKind);
+  document.addEventListener("change", function (e) {
+    if (e.target.matches && e.target.matches("[data-window] select[name$='.kind']")) showKind(e.target);
+  });
+
   // "/" focuses the element with data-hotkey="/" unless typing already.
   document.addEventListener("keydown", function (e) {
     if (e.key !== "/" || e.ctrlKey || e.metaKey || e.altKey) return;

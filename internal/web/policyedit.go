@@ -38,7 +38,7 @@ type PolicyEditPage struct {
 	Rings   []RingEdit
 	Rules   []RuleEdit
 	// Preview is the dry run's answer.
-	Preview *server.PolicyChange
+	Preview                                                       *server.PolicyChange
 	Anchors, RebootModes, Approvers, WindowKinds, Weekdays, Weeks []Option
 }
 
@@ -52,10 +52,10 @@ type MatrixRowEdit struct {
 // CellEdit names the inputs of one matrix cell; nil cells (no cell of
 // their own) use the "*" row.
 type CellEdit struct {
-	I                                         int
-	Tier                                      string
-	Deadline, Windows, Mode, Slot, Deferrals  string
-	Manual                                    string
+	I                                        int
+	Tier                                     string
+	Deadline, Windows, Mode, Slot, Deferrals string
+	Manual                                   string
 }
 
 // WindowEdit names the inputs of one window; New is the empty row that

@@ -83,7 +83,18 @@ type complianceState struct {
 	builtAt time.Time
 }
 
-func (s *Server) copts() ComplianceOptions { return s.complianceOpts.withDefaults() }
+func (s *Server) copts() ComplianceOptions {
+	o := s.complianceOpts.withDefaults()
+	// The rollout engine supplies install outcomes and tickets whenever its
+	// store is wired, unless the options name other sources.
+	if o.Installs == nil && s.st.Rollouts != nil {
+		o.Installs = rolloutFacts{s}
+	}
+	if o.Tickets == nil && s.st.Tickets != nil && s.st.Alerts != nil {
+		o.Tickets = rolloutFacts{s}
+	}
+	return o
+}
 
 // classOf returns an asset's class kind and target; a class the client no
 // longer lists is held to the default target of the asset's role.

@@ -157,6 +157,11 @@ func (s *Server) patchTickets(ctx context.Context, client patch.ClientID, p comp
 	if t := s.copts().Tickets; t != nil {
 		return t.PatchTickets(ctx, &client, p)
 	}
+	return s.alertTickets(ctx, client, p)
+}
+
+// alertTickets returns one ticket per alert raised for a client in p.
+func (s *Server) alertTickets(ctx context.Context, client patch.ClientID, p compliance.Span) ([]compliance.Ticket, error) {
 	if s.st.Alerts == nil {
 		return nil, nil
 	}

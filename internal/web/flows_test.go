@@ -1,8 +1,10 @@
 package web_test
 
 import (
+	"html"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -123,4 +125,58 @@ func cloneValues(v url.Values) url.Values {
 		out[k] = append([]string(nil), vs...)
 	}
 	return out
+}
+
+func TestReportsGenerateAndDownload(t *testing.T) {
+	env := webtest.Start(t, webtest.Options{})
+	clinic := env.Client(t, webtest.Clinic)
+	base := "/clients/" + string(clinic.ID)
+	owner := env.Login(t, webtest.ClinicOwnerEmail, env.Password)
+	owner.Get(base + "/reports")
+
+	// A bad period is shown on its input.
+	r := owner.Post(base+"/reports", url.Values{"kind": {"patch-health"}, "period": {"2026-13"}})
+	if r.Status != http.StatusBadRequest || !strings.Contains(r.Body, `id="e-f-period"`) {
+		t.Fatalf("bad period: status %d, error not on the period", r.Status)
+	}
+	// The client owner generates last month's Patch Health report.
+	r = owner.Post(base+"/reports", url.Values{"kind": {"patch-health"}, "period": {"2026-10"}})
+	if r.Status != http.StatusSeeOther || !strings.HasPrefix(r.Location, "/reports/rep_") {
+		t.Fatalf("generate: status %d → %s", r.Status, r.Location)
+	}
+	page := owner.Get(r.Location)
+	if page.Status != http.StatusOK || !strings.Contains(page.Body, "Patch Health") {
+		t.Fatalf("report page: %d", page.Status)
+	}
+	pdf := regexp.MustCompile(`href="(/reports/rep_[^"]+/download\?name=[^"]+\.pdf)"`).FindStringSubmatch(page.Body)
+	if pdf == nil {
+		t.Fatal("the report page links no PDF")
+	}
+	d := owner.Get(html.UnescapeString(pdf[1]))
+	if d.Status != http.StatusOK || !strings.HasPrefix(d.Body, "%PDF-") || d.Header.Get("Content-Type") != "application/pdf" {
+		t.Fatalf("PDF download: %d %s %q", d.Status, d.Header.Get("Content-Type"), d.Body[:min(8, len(d.Body))])
+	}
+	if csp := d.Header.Get("Content-Security-Policy"); !strings.HasPrefix(csp, "sandbox") {
+		t.Errorf("download CSP = %q, want the sandbox", csp)
+	}
+	// The internal scorecard is for MSP staff.
+	r = owner.Post("/reports", url.Values{"kind": {"scorecard"}, "period": {"2026-10"}})
+	if r.Status != http.StatusForbidden && r.Status != http.StatusBadRequest {
+		t.Errorf("owner generating the scorecard: %d", r.Status)
+	}
+
+	// The evidence bundle of October is a zip.
+	owner.Get(base + "/reports")
+	b := owner.Post(base+"/evidence/bundle", url.Values{"period": {"2026-10"}})
+	if b.Status != http.StatusOK || !strings.HasPrefix(b.Body, "PK") || !strings.Contains(b.Header.Get("Content-Disposition"), ".zip") {
+		t.Fatalf("bundle: %d %s", b.Status, b.Header.Get("Content-Disposition"))
+	}
+	// The law firm's reports and bundle are not the clinic owner's.
+	law := env.Client(t, webtest.LawFirm)
+	if r := owner.Post("/clients/"+string(law.ID)+"/evidence/bundle", url.Values{"period": {"2026-10"}}); r.Status != http.StatusNotFound {
+		t.Errorf("owner downloading another client's bundle: %d", r.Status)
+	}
+	if r := owner.Post("/clients/"+string(law.ID)+"/reports", url.Values{"kind": {"patch-health"}, "period": {"2026-10"}}); r.Status != http.StatusNotFound {
+		t.Errorf("owner generating another client's report: %d", r.Status)
+	}
 }

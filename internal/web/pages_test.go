@@ -69,6 +69,9 @@ func patchPages(t *testing.T, env *webtest.Env) []patchPage {
 		{"client-policy", base + "/policy", "SLA matrix"},
 		{"client-policy-edit", base + "/policy/edit", "Edit the patch policy"},
 		{"client-rings", base + "/rings", "Gate to the next ring"},
+		{"reports", "/reports", "Generate a report"},
+		{"client-reports", base + "/reports", "Evidence for auditors"},
+		{"client-evidence", base + "/evidence?verify=1", "Verified:"},
 	}
 }
 

@@ -46,6 +46,9 @@ const (
 	tmplPolicy           = "policy"
 	tmplPolicyEdit       = "policy_edit"
 	tmplRings            = "rings"
+	tmplReports          = "reports"
+	tmplReport           = "report"
+	tmplEvidence         = "evidence"
 )
 
 // Page is what the layout needs. Every page struct embeds it; handlers set
@@ -168,23 +171,25 @@ func (c *Console) funcs() template.FuncMap {
 		"hasPrefix": strings.HasPrefix,
 		"badge":     newBadge,
 		// Patch-management presentation (rating.go).
-		"pct":      pct,
-		"pctv":     pctv,
-		"hours":    hours,
-		"gapName":  gapName,
-		"slaBadge": slaStatusBadge,
-		"monBadge": monitorBadge,
-		"monTitle": monitorTitle,
-		"duration": durationWords,
-		"until":    func(t time.Time) string { return ago(c.now(), t) },
-		"past":     func(t time.Time) bool { return !t.IsZero() && t.Before(c.now()) },
-		"isZero":   func(t time.Time) bool { return t.IsZero() },
-		"add":      func(a, b int) int { return a + b },
-		"isTrue":   func(b *bool) bool { return b != nil && *b },
-		"bytes":    formatBytes,
-		"depBadge": deploymentBadge,
-		"short":    formatShort,
-		"jobBadge": jobBadge,
+		"pct":       pct,
+		"pctv":      pctv,
+		"hours":     hours,
+		"gapName":   gapName,
+		"slaBadge":  slaStatusBadge,
+		"monBadge":  monitorBadge,
+		"monTitle":  monitorTitle,
+		"duration":  durationWords,
+		"until":     func(t time.Time) string { return ago(c.now(), t) },
+		"past":      func(t time.Time) bool { return !t.IsZero() && t.Before(c.now()) },
+		"isZero":    func(t time.Time) bool { return t.IsZero() },
+		"add":       func(a, b int) int { return a + b },
+		"isTrue":    func(b *bool) bool { return b != nil && *b },
+		"bytes":     formatBytes,
+		"uint":      func(n int64) uint64 { return uint64(max(n, 0)) },
+		"uint64int": func(n uint64) int { return int(min(n, uint64(math.MaxInt))) },
+		"depBadge":  deploymentBadge,
+		"short":     formatShort,
+		"jobBadge":  jobBadge,
 		"whole": func(f *float64) string {
 			if f == nil {
 				return "—"

@@ -24,6 +24,7 @@ func (c *Console) routes() {
 	c.cycleRoutes()
 	c.exceptionRoutes()
 	c.policyRoutes()
+	c.reportRoutes()
 
 	c.mux.HandleFunc("/", c.notFound)
 }

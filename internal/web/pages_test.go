@@ -72,6 +72,8 @@ func patchPages(t *testing.T, env *webtest.Env) []patchPage {
 		{"reports", "/reports", "Generate a report"},
 		{"client-reports", base + "/reports", "Evidence for auditors"},
 		{"client-evidence", base + "/evidence?verify=1", "Verified:"},
+		{"settings-agents", "/settings/agents", "Enrollment secrets"},
+		{"settings-notifications", "/settings/notifications", "Notification channels"},
 	}
 }
 

@@ -49,6 +49,8 @@ const (
 	tmplReports          = "reports"
 	tmplReport           = "report"
 	tmplEvidence         = "evidence"
+	tmplAgents           = "agents"
+	tmplChannels         = "channels"
 )
 
 // Page is what the layout needs. Every page struct embeds it; handlers set

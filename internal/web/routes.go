@@ -25,6 +25,8 @@ func (c *Console) routes() {
 	c.exceptionRoutes()
 	c.policyRoutes()
 	c.reportRoutes()
+	c.agentRoutes()
+	c.channelRoutes()
 
 	c.mux.HandleFunc("/", c.notFound)
 }

@@ -26,6 +26,7 @@ func (c *Console) settingsRoutes() {
 // section appears only when the server lets the user read it.
 type SettingsPage struct {
 	Page
+	Tabs []NavLink
 	// ManageMSP and ManageUsers show the admin sections.
 	ManageMSP   bool
 	ManageUsers bool
@@ -59,6 +60,7 @@ type TokenRow struct {
 // left out: the server decides, the page follows.
 func (c *Console) loadSettings(ctx context.Context, s *session, p *SettingsPage) error {
 	p.Title, p.Section = "Settings", sectionSettings
+	p.Tabs = settingsNav("general")
 	clients, _, err := c.srv.Clients(ctx, patch.ClientFilter{Limit: patch.MaxLimit})
 	if err != nil {
 		return err

@@ -30,6 +30,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -39,12 +40,14 @@ import (
 
 	"github.com/patchring/patchring/internal/demo"
 	"github.com/patchring/patchring/internal/httpapi"
+	"github.com/patchring/patchring/internal/notify"
 	"github.com/patchring/patchring/internal/patch"
 	"github.com/patchring/patchring/internal/patchtest"
 	"github.com/patchring/patchring/internal/server"
 	"github.com/patchring/patchring/internal/sqlite"
 	"github.com/patchring/patchring/internal/sqlstore"
 	"github.com/patchring/patchring/internal/web"
+	"github.com/patchring/patchring/internal/webhook"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -131,10 +134,19 @@ func StartOn(t testing.TB, db *sqlstore.DB, opts Options) *Env {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	// Keep in step with newApp in cmd/patchring/serve.go.
-	srv := server.New(Stores(db), server.Options{Now: clock.Now, Logger: logger})
+	// Keep in step with newApp in cmd/patchring/serve.go. Webhooks may
+	// reach loopback receivers (httptest servers).
+	notifyOpts := server.NotifyOptions{Senders: map[patch.ChannelKind]notify.Sender{
+		patch.ChannelWebhook: webhook.New(webhook.Options{Guard: webhook.Guard{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}},
+			Now: clock.Now, UserAgent: "Patchring/test"}),
+	}}
+	srv := server.New(Stores(db), server.Options{Now: clock.Now, Logger: logger, Notify: notifyOpts,
+		Agents: server.AgentOptions{Jitter: func() float64 { return 0 }}})
 	env := &Env{DB: db, Server: srv, Clock: clock, Password: DemoPassword}
 	if err := srv.EnsureCommandKey(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.EnsureNotifyKey(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if err := srv.EnsureEvidenceKey(ctx); err != nil {
@@ -174,7 +186,13 @@ func StartOn(t testing.TB, db *sqlstore.DB, opts Options) *Env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := &http.Server{Handler: httpapi.Middleware(logger, metrics, mux), ReadHeaderTimeout: 10 * time.Second}
+	// Responses carry the injected clock's Date: agents compare it with
+	// their own clock.
+	dated := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Date", clock.Now().UTC().Format(http.TimeFormat))
+		mux.ServeHTTP(w, r)
+	})
+	hs := &http.Server{Handler: httpapi.Middleware(logger, metrics, dated), ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			t.Errorf("serve: %v", err)

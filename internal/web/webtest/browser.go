@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 )
@@ -150,7 +151,12 @@ func (b *Browser) Submit(button string) int {
 // Fill replaces the value of an input.
 func (b *Browser) Fill(sel, value string) {
 	b.t.Helper()
-	b.Do(chromedp.Clear(chromedp.CSS(sel)), chromedp.SendKeys(chromedp.CSS(sel), value))
+	// Empty the field by script: chromedp.Clear fails on an empty textarea.
+	clear := chromedp.Evaluate[bool](fmt.Sprintf(`(function(){var e=document.querySelector(%q); if(!e) return false; e.value=""; return true})()`, sel))
+	b.Do(chromedp.WaitVisible(chromedp.CSS(sel)), chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := clear(ctx, t)
+		return err
+	}), chromedp.SendKeys(chromedp.CSS(sel), value))
 }
 
 // Select chooses an option of a select by value.
@@ -283,4 +289,56 @@ func (b *Browser) Screenshot(name string) string {
 		b.t.Fatal(err)
 	}
 	return path
+}
+
+// Download clicks an element that downloads a file (a link with the
+// download attribute, a form's submit button) and returns the file's
+// bytes once the browser has saved it.
+func (b *Browser) Download(sel string) []byte {
+	b.t.Helper()
+	dir := b.t.TempDir()
+	ctx, cancel := b.step()
+	defer cancel()
+	progress := chromedp.Events(ctx, browser.DownloadProgress)
+	err := chromedp.Do(ctx,
+		chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+			_, err := chromedp.Call(ctx, browser.SetDownloadBehavior, browser.SetDownloadBehaviorParams{
+				Behavior: browser.SetDownloadBehaviorBehaviorAllowAndName, DownloadPath: dir, EventsEnabled: new(true),
+			})
+			return err
+		}),
+		chromedp.Click(chromedp.CSS(sel), chromedp.NodeVisible),
+	)
+	if err != nil {
+		b.t.Fatalf("download %s: %v", sel, err)
+	}
+	for ev, err := range progress {
+		if err != nil {
+			b.t.Fatalf("download %s: %v", sel, err)
+		}
+		switch ev.State {
+		case browser.DownloadProgressStateCanceled:
+			b.t.Fatalf("download %s was canceled", sel)
+		case browser.DownloadProgressStateCompleted:
+			data, err := os.ReadFile(filepath.Join(dir, ev.GUID))
+			if err != nil {
+				b.t.Fatalf("read the download: %v", err)
+			}
+			return data
+		}
+	}
+	b.t.Fatalf("download %s: no completed download", sel)
+	return nil
+}
+
+// Value returns the current value of an input, select or text area.
+func (b *Browser) Value(sel string) string {
+	b.t.Helper()
+	ctx, cancel := b.step()
+	defer cancel()
+	v, err := chromedp.Run(ctx, chromedp.Value(chromedp.CSS(sel)))
+	if err != nil {
+		b.t.Fatalf("value of %s: %v", sel, err)
+	}
+	return v
 }

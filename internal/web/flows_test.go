@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/patchring/patchring/internal/patch"
+	"github.com/patchring/patchring/internal/server"
 	"github.com/patchring/patchring/internal/web/webtest"
 )
 
@@ -178,5 +180,166 @@ func TestReportsGenerateAndDownload(t *testing.T) {
 	}
 	if r := owner.Post("/clients/"+string(law.ID)+"/reports", url.Values{"kind": {"patch-health"}, "period": {"2026-10"}}); r.Status != http.StatusNotFound {
 		t.Errorf("owner generating another client's report: %d", r.Status)
+	}
+}
+
+func TestNotificationChannelsForm(t *testing.T) {
+	env := webtest.Start(t, webtest.Options{})
+	var got []string
+	receiver := newHTTPServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = append(got, r.Header.Get("Webhook-Id"))
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	admin := env.Login(t, webtest.AdminEmail, env.Password)
+	admin.Get("/settings/notifications")
+
+	// A bad URL is shown on its input, with what was typed.
+	r := admin.Post("/settings/notifications", url.Values{"name": {"PSA"}, "kind": {"webhook"}, "url": {"ftp://psa.example"}})
+	if r.Status != http.StatusBadRequest || !strings.Contains(r.Body, `id="e-f-url"`) || !strings.Contains(r.Body, `value="ftp://psa.example"`) {
+		t.Fatalf("bad URL: status %d, error not on the url input", r.Status)
+	}
+	// A webhook for halted cycles and failed updates; its secret is shown once.
+	r = admin.Post("/settings/notifications", url.Values{"name": {"PSA intake"}, "kind": {"webhook"}, "url": {receiver + "/hook"},
+		"filter.kinds": {"cycle_halted, updates_failed"}, "filter.min_severity": {"warning"}, "filter.events": {"alert.raised", "ticket.opened"}})
+	if r.Status != http.StatusOK || !strings.Contains(r.Body, `data-testid="channel-secret"`) || !strings.Contains(r.Body, "whsec_") {
+		t.Fatalf("create: status %d, no secret shown", r.Status)
+	}
+	chs, _, err := env.Server.Channels(env.Admin(t.Context()), patch.ChannelFilter{})
+	if err != nil || len(chs) != 1 || chs[0].Filter.MinSeverity != "warning" || len(chs[0].Filter.Kinds) != 2 || len(chs[0].Filter.Events) != 2 {
+		t.Fatalf("stored channels = %+v, %v", chs, err)
+	}
+	if again := admin.Get("/settings/notifications"); strings.Contains(again.Body, "whsec_") && !strings.Contains(again.Body, chs[0].SecretHint) {
+		t.Errorf("the secret is shown again")
+	}
+	// Send a test: the receiver gets a signed delivery, listed below.
+	r = admin.Post("/settings/notifications/"+string(chs[0].ID)+"/test", nil)
+	if r.Status != http.StatusSeeOther || len(got) != 1 || got[0] == "" {
+		t.Fatalf("test: status %d, receiver got %v", r.Status, got)
+	}
+	page := admin.Get("/settings/notifications")
+	if !strings.Contains(page.Body, "Test notification for channel") || !strings.Contains(page.Body, "Delivered") {
+		t.Errorf("the test delivery is not listed")
+	}
+	// Disable, then delete.
+	if r := admin.Post("/settings/notifications/"+string(chs[0].ID)+"/disable", nil); r.Status != http.StatusSeeOther {
+		t.Errorf("disable: %d", r.Status)
+	}
+	if ch, _ := env.Server.Channel(env.Admin(t.Context()), chs[0].ID); ch == nil || ch.Enabled {
+		t.Errorf("channel still enabled")
+	}
+	if r := admin.Post("/settings/notifications/"+string(chs[0].ID)+"/delete", nil); r.Status != http.StatusSeeOther {
+		t.Errorf("delete: %d", r.Status)
+	}
+
+	// A client owner's channel is their client's, whatever the form says.
+	owner := env.Login(t, webtest.ClinicOwnerEmail, env.Password)
+	owner.Get("/settings/notifications")
+	law := env.Client(t, webtest.LawFirm)
+	r = owner.Post("/settings/notifications", url.Values{"name": {"Mine"}, "kind": {"webhook"}, "url": {receiver + "/o"}, "client_id": {string(law.ID)}})
+	if r.Status != http.StatusForbidden {
+		t.Errorf("owner creating a channel for another client: %d, want 403", r.Status)
+	}
+	r = owner.Post("/settings/notifications", url.Values{"name": {"Clinic IT"}, "kind": {"webhook"}, "url": {receiver + "/o"}})
+	if r.Status != http.StatusOK {
+		t.Fatalf("owner's own channel: %d", r.Status)
+	}
+	clinic := env.Client(t, webtest.Clinic)
+	chs, _, _ = env.Server.Channels(env.Admin(t.Context()), patch.ChannelFilter{})
+	if len(chs) != 1 || chs[0].ClientID != clinic.ID {
+		t.Errorf("owner's channel = %+v", chs)
+	}
+}
+
+func TestApprovalsAndCycleActions(t *testing.T) {
+	env := webtest.Start(t, webtest.Options{})
+	admin := env.Admin(t.Context())
+	tech := env.Login(t, webtest.TechEmail, env.Password)
+
+	// A do-not-disrupt system's update waits for a person: approve it
+	// from the findings list, then clear the decision again.
+	clinic := env.Client(t, webtest.Clinic)
+	base := "/clients/" + string(clinic.ID)
+	open := patch.FindingOpen
+	fs, _, err := env.Server.Findings(admin, server.FindingQuery{ClientID: clinic.ID, State: &open, Limit: patch.MaxLimit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pending *server.FindingView
+	for _, f := range fs {
+		if f.Approval == patch.ApprovalPending {
+			pending = f
+			break
+		}
+	}
+	if pending == nil {
+		t.Fatal("no finding of the clinic waits for approval")
+	}
+	page := tech.Get(base + "/findings")
+	if !strings.Contains(page.Body, `data-testid="approve"`) {
+		t.Fatal("the findings list offers no approval")
+	}
+	r := tech.Post(base+"/decisions", url.Values{"update_id": {string(pending.UpdateID)}, "decision": {"declined"}, "back": {base + "/findings"}})
+	if r.Status != http.StatusSeeOther || r.Location != base+"/findings" {
+		t.Fatalf("decline without a reason: %d → %s", r.Status, r.Location)
+	}
+	if flash := tech.Get(r.Location).Body; !strings.Contains(flash, "reason") {
+		t.Errorf("the decline without a reason does not say why it failed")
+	}
+	r = tech.Post(base+"/decisions", url.Values{"update_id": {string(pending.UpdateID)}, "decision": {"approved"}, "back": {"//evil.example/"}})
+	if r.Status != http.StatusSeeOther || r.Location != base+"/findings" {
+		t.Fatalf("approve: %d → %s (the back link must stay on this server)", r.Status, r.Location)
+	}
+	if ds, _, _ := env.Server.Decisions(admin, patch.DecisionFilter{ClientID: &clinic.ID, UpdateID: &pending.UpdateID}); len(ds) != 1 || ds[0].Decision != patch.ApprovalApproved {
+		t.Fatalf("decision not stored: %+v", ds)
+	}
+	if r := tech.Post(base+"/decisions/clear", url.Values{"update_id": {string(pending.UpdateID)}}); r.Status != http.StatusSeeOther {
+		t.Errorf("clear: %d", r.Status)
+	}
+	// An auditor can read but not decide.
+	auditor := env.Login(t, webtest.AuditorEmail, env.Password)
+	if p := auditor.Get(base + "/findings"); strings.Contains(p.Body, `data-testid="approve"`) {
+		t.Errorf("an auditor is offered approvals")
+	}
+	if r := auditor.Post(base+"/decisions", url.Values{"update_id": {string(pending.UpdateID)}, "decision": {"approved"}}); r.Status != http.StatusForbidden {
+		t.Errorf("auditor approving: %d", r.Status)
+	}
+
+	// The manufacturer's halted cycle: resume needs a reason, shown on its
+	// input; then skip the bad update, halt by hand and abort.
+	cy := demoCycle(t, env, patch.CycleHalted)
+	cpath := "/cycles/" + string(cy.ID)
+	tech.Get(cpath)
+	r = tech.Post(cpath+"/resume", url.Values{"reason": {"  "}})
+	if r.Status != http.StatusBadRequest || !strings.Contains(r.Body, `id="e-f-resume-reason"`) {
+		t.Fatalf("resume without a reason: %d, error not on the reason", r.Status)
+	}
+	for _, step := range []struct {
+		action string
+		form   url.Values
+		want   patch.CycleState
+	}{
+		{"skip", url.Values{"update_id": {string(cy.Updates[0].UpdateID)}, "reason": {"breaks the HMI software"}}, patch.CycleHalted},
+		{"resume", url.Values{"reason": {"the failing update is skipped"}}, patch.CycleRunning},
+		{"halt", url.Values{"reason": {"line maintenance this week"}}, patch.CycleHalted},
+		{"abort", url.Values{"reason": {"the vendor withdrew the update"}}, patch.CycleAborted},
+	} {
+		r := tech.Post(cpath+"/"+step.action, step.form)
+		if r.Status != http.StatusSeeOther {
+			t.Fatalf("%s: status %d", step.action, r.Status)
+		}
+		cv, err := env.Server.Cycle(admin, cy.ID)
+		if err != nil || cv.State != step.want {
+			t.Fatalf("after %s: %s, want %s (%v)", step.action, cv.State, step.want, err)
+		}
+	}
+	if page := tech.Get(cpath); strings.Contains(page.Body, `data-testid="abort"`) || !strings.Contains(page.Body, "Aborted") {
+		t.Errorf("an aborted cycle still offers actions")
+	}
+	// The halt ticket is resolved from the cycles page.
+	if r := tech.Post("/tickets/"+string(cy.TicketID)+"/resolve", url.Values{"resolution": {"Skipped the update and aborted.", ""}, "back": {cpath}}); r.Status != http.StatusSeeOther || r.Location != cpath {
+		t.Errorf("resolve: %d → %s", r.Status, r.Location)
+	}
+	if tk, err := env.Server.Ticket(admin, cy.TicketID); err != nil || tk.State != patch.TicketResolved {
+		t.Errorf("ticket after resolving: %+v %v", tk, err)
 	}
 }

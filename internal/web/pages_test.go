@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -39,6 +40,8 @@ func demoException(t *testing.T, env *webtest.Env) *patch.Exception {
 	}
 	return xs[0]
 }
+
+var inlineCode = regexp.MustCompile(`<script>|<script [^>]*>[^<]|<style|\sstyle="|\son[a-z]+="`)
 
 // patchPage is a page of the patch-management console: its screenshot
 // name, path and a text it must show.
@@ -90,6 +93,10 @@ func TestPatchPagesRender(t *testing.T) {
 		}
 		if !strings.Contains(r.Body, p.want) {
 			t.Errorf("GET %s lacks %q", p.path, p.want)
+		}
+		// No inline code or style: the CSP forbids it.
+		if m := inlineCode.FindString(r.Body); m != "" {
+			t.Errorf("%s has inline code or style: %q", p.path, m)
 		}
 	}
 }

@@ -301,6 +301,8 @@ type AssetPage struct {
 	ChangesAll string
 	// Slots filled by later features; empty slots say what will appear.
 	Slots []AssetSlot
+	// Edit is the edit form (manage-assets).
+	Edit AssetEdit
 }
 
 // AssetSlot is a section of the asset page (assetSections in
@@ -353,6 +355,9 @@ func (c *Console) asset(w http.ResponseWriter, r *http.Request, s *session) erro
 		return err
 	}
 	if p.Slots, err = c.assetSections(ctx, r, s, a); err != nil {
+		return err
+	}
+	if p.Edit, err = c.assetEdit(ctx, s, a, cl); err != nil {
 		return err
 	}
 	return c.render(w, r, s, http.StatusOK, tmplAsset, p)

@@ -125,6 +125,15 @@ type ClientSitesPage struct {
 	Page
 	Client *ClientHeader
 	Sites  []SiteRow
+	// Management forms, by permission.
+	CanManageClient bool
+	CanManageAssets bool
+	ClientForm      Form
+	SiteOptions     []Option
+	Classes         []Option
+	Roles           []Option
+	OSes            []Option
+	Criticality     []Option
 }
 
 // SiteRow is a site with its asset count.
@@ -153,6 +162,27 @@ func (c *Console) clientSites(w http.ResponseWriter, r *http.Request, s *session
 			return err
 		}
 		p.Sites = append(p.Sites, SiteRow{Site: st, Assets: n, AssetsHref: assetsURL(h.Client.ID, assetQuery{Site: string(st.ID)})})
+		p.SiteOptions = append(p.SiteOptions, Option{Value: string(st.ID), Label: st.Name})
+	}
+	p.CanManageClient, p.CanManageAssets = s.Actor.Can(patch.PermManageClients), s.Actor.Can(patch.PermManageAssets)
+	p.ClientForm = newForm(nil)
+	p.ClientForm.Values.Set("name", h.Client.Name)
+	p.ClientForm.Values.Set("contact_name", h.Client.ContactName)
+	p.ClientForm.Values.Set("contact_email", h.Client.ContactEmail)
+	p.ClientForm.Values.Set("notes", h.Client.Notes)
+	p.SiteOptions = append([]Option{{Value: "", Label: "— none —"}}, p.SiteOptions...)
+	for _, ac := range h.Client.AssetClasses {
+		p.Classes = append(p.Classes, Option{Value: ac.Key, Label: ac.Name})
+	}
+	p.Classes = append([]Option{{Value: "", Label: "by role"}}, p.Classes...)
+	for _, r := range patch.AssetRoles {
+		p.Roles = append(p.Roles, Option{Value: string(r), Label: string(r)})
+	}
+	for _, fam := range patch.OSFamilies {
+		p.OSes = append(p.OSes, Option{Value: string(fam), Label: osName(fam)})
+	}
+	for _, cr := range patch.Criticalities {
+		p.Criticality = append(p.Criticality, Option{Value: string(cr), Label: string(cr), Selected: cr == patch.CriticalityMedium})
 	}
 	return c.render(w, r, s, http.StatusOK, tmplClientSites, p)
 }

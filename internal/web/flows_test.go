@@ -343,3 +343,65 @@ func TestApprovalsAndCycleActions(t *testing.T) {
 		t.Errorf("ticket after resolving: %+v %v", tk, err)
 	}
 }
+
+func TestManageClientsSitesAssets(t *testing.T) {
+	env := webtest.Start(t, webtest.Options{})
+	admin := env.Login(t, webtest.AdminEmail, env.Password)
+	admin.Get("/")
+	r := admin.Post("/clients", url.Values{"name": {"Lakeside Dental"}, "contact_email": {"it@lakeside.example"}})
+	if r.Status != http.StatusSeeOther || !strings.HasSuffix(r.Location, "/sites") {
+		t.Fatalf("add client: %d → %s", r.Status, r.Location)
+	}
+	base := strings.TrimSuffix(r.Location, "/sites")
+	admin.Get(r.Location)
+	// A bad time zone is refused with the field named.
+	r = admin.Post(base+"/sites", url.Values{"site_name": {"Main"}, "time_zone": {"Mars/Olympus"}})
+	if r.Status != http.StatusSeeOther || !strings.Contains(admin.Get(r.Location).Body, "time_zone") {
+		t.Errorf("bad zone: %d, the error does not name the field", r.Status)
+	}
+	if r := admin.Post(base+"/sites", url.Values{"site_name": {"Main office"}, "time_zone": {"America/Chicago"}}); r.Status != http.StatusSeeOther {
+		t.Fatalf("add site: %d", r.Status)
+	}
+	r = admin.Post(base+"/assets", url.Values{"hostname": {"front-desk-1"}, "os_family": {"windows"}, "os_name": {"Windows 11 Pro"}, "role": {"workstation"}, "tags": {"ephi=yes"}})
+	if r.Status != http.StatusSeeOther || !strings.HasPrefix(r.Location, "/assets/ast_") {
+		t.Fatalf("register asset: %d → %s", r.Status, r.Location)
+	}
+	assetPath := r.Location
+	page := admin.Get(assetPath)
+	if !strings.Contains(page.Body, "front-desk-1") || !strings.Contains(page.Body, "ephi=yes") {
+		t.Fatal("the asset page lacks the new asset")
+	}
+	// Pin it to the canary ring and make it critical.
+	form := formValues(t, page.Body, "asset-form")
+	form.Set("ring", "canary")
+	form.Set("criticality", "critical")
+	form.Set("tags", "ephi=yes, dept=front-office")
+	if r := admin.Post(assetPath+"/edit", form); r.Status != http.StatusSeeOther {
+		t.Fatalf("edit: %d", r.Status)
+	}
+	a, err := env.Server.Asset(env.Admin(t.Context()), patch.AssetID(strings.TrimPrefix(assetPath, "/assets/")))
+	if err != nil || a.Ring != "canary" || a.Criticality != patch.CriticalityCritical || a.Tags["dept"] != "front-office" {
+		t.Fatalf("asset after edit: %+v %v", a, err)
+	}
+	// Import two more from CSV (the export's columns; a subset will do).
+	csv := "hostname,os_family,os_name,role,tags\nfront-desk-2,windows,Windows 11 Pro,workstation,ephi=yes\nback-office-1,macos,macOS Sequoia,workstation,\n"
+	if r := admin.Post(base+"/assets/import", url.Values{"csv": {csv}}); r.Status != http.StatusSeeOther || !strings.Contains(admin.Get(r.Location).Body, "2 assets created") {
+		t.Errorf("import: %d", r.Status)
+	}
+	// Delete.
+	if r := admin.Post(assetPath+"/delete", nil); r.Status != http.StatusSeeOther {
+		t.Errorf("delete: %d", r.Status)
+	}
+	if _, err := env.Server.Asset(env.Admin(t.Context()), a.ID); patch.ErrorKind(err) != patch.KindNotFound {
+		t.Errorf("deleted asset still there: %v", err)
+	}
+	// A client owner can neither add clients nor edit another client's assets.
+	owner := env.Login(t, webtest.ClinicOwnerEmail, env.Password)
+	owner.Get("/account")
+	if r := owner.Post("/clients", url.Values{"name": {"Mine"}}); r.Status != http.StatusForbidden {
+		t.Errorf("owner adding a client: %d", r.Status)
+	}
+	if r := owner.Post(base+"/sites", url.Values{"site_name": {"x"}, "time_zone": {"UTC"}}); r.Status != http.StatusForbidden && r.Status != http.StatusNotFound {
+		t.Errorf("owner adding a site to another client: %d", r.Status)
+	}
+}

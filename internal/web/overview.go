@@ -18,6 +18,8 @@ type OverviewPage struct {
 	Totals Counts
 	// StaleAfter describes the stale-agent threshold ("7 days").
 	StaleAfter string
+	// CanAddClient shows the form that adds a client.
+	CanAddClient bool
 }
 
 // Count is a number on a page and the link to the rows behind it.
@@ -176,7 +178,7 @@ func (c *Console) overview(w http.ResponseWriter, r *http.Request, s *session) e
 	if err != nil {
 		return err
 	}
-	p := &OverviewPage{Tiles: tiles, StaleAfter: durationWords(c.staleAfter)}
+	p := &OverviewPage{Tiles: tiles, StaleAfter: durationWords(c.staleAfter), CanAddClient: s.Actor.Can(patch.PermManageClients)}
 	p.Title, p.Section = "Overview", sectionOverview
 	var tot Counts
 	for _, t := range tiles {

@@ -27,6 +27,7 @@ func (c *Console) routes() {
 	c.reportRoutes()
 	c.agentRoutes()
 	c.channelRoutes()
+	c.manageRoutes()
 
 	c.mux.HandleFunc("/", c.notFound)
 }

@@ -205,6 +205,20 @@ type CompliancePage struct {
 	Remediate  []compliance.Remediation
 	TierNames  map[string]string
 	Statuses   []patch.MonitorStatus
+	// Alerts are the client's open alerts; Baselines its OS baselines.
+	Alerts     []AlertRow
+	Baselines  []patch.OSBaseline
+	CanOperate bool
+	Families   []Option
+	BaseRows   []int
+}
+
+// AlertRow is an open alert.
+type AlertRow struct {
+	*patch.Alert
+	Badge   Badge
+	Subject string
+	Href    string
 }
 
 // monitorTitles name the monitors as the service description does.
@@ -336,6 +350,34 @@ func (c *Console) clientCompliance(w http.ResponseWriter, r *http.Request, s *se
 			p.Attainment = append(p.Attainment, ar)
 		}
 		p.Remediate = m.TimeToRemediate
+	}
+	open := true
+	alerts, _, err := c.srv.Alerts(ctx, patch.AlertFilter{ClientID: &id, Open: &open, Limit: 100})
+	if err != nil {
+		return err
+	}
+	host := c.hostLookup(ctx)
+	for _, a := range alerts {
+		row := AlertRow{Alert: a, Badge: Badge{StatusWarn, "Warning"}, Subject: a.SubjectID}
+		if a.Severity == patch.AlertCritical {
+			row.Badge = Badge{StatusBad, "Critical"}
+		} else if a.Severity == patch.AlertInfo {
+			row.Badge = Badge{StatusInfo, "Info"}
+		}
+		switch a.SubjectType {
+		case "asset":
+			row.Subject, row.Href = host(patch.AssetID(a.SubjectID)), "/assets/"+a.SubjectID
+		case "exception":
+			row.Href = "/exceptions/" + a.SubjectID
+		}
+		p.Alerts = append(p.Alerts, row)
+	}
+	if p.Baselines, err = c.srv.OSBaselines(ctx, id); err != nil {
+		return err
+	}
+	p.CanOperate = s.Actor.Can(patch.PermOperate)
+	for _, fam := range patch.OSFamilies {
+		p.Families = append(p.Families, Option{Value: string(fam), Label: osName(fam)})
 	}
 	return c.render(w, r, s, http.StatusOK, tmplCompliance, p)
 }

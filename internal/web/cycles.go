@@ -110,6 +110,12 @@ type CyclesPage struct {
 	CreateForm Form
 	Kinds      []Option
 	Tickets    TicketList
+	// Canary is the MSP-wide canary (MSP staff's cycles page).
+	Canary        *patch.MSPCanary
+	CanaryTags    string
+	CanaryAssets  string
+	CanaryMembers int
+	CanEditCanary bool
 }
 
 // CycleTable is the cycle-table partial's data.
@@ -199,6 +205,26 @@ func (c *Console) allCycles(w http.ResponseWriter, r *http.Request, s *session) 
 		return err
 	}
 	p.Tickets = ticketList(ts, s, r.URL.RequestURI())
+	if mspStaff(s.Actor) {
+		ctx := r.Context()
+		if p.Canary, err = c.srv.MSPCanary(ctx); err != nil {
+			return err
+		}
+		var tags, assets []string
+		for _, t := range p.Canary.Tags {
+			tags = append(tags, t.String())
+		}
+		for _, a := range p.Canary.Assets {
+			assets = append(assets, string(a))
+		}
+		p.CanaryTags, p.CanaryAssets = strings.Join(tags, ", "), strings.Join(assets, " ")
+		members, err := c.srv.MSPCanaryMembers(ctx)
+		if err != nil {
+			return err
+		}
+		p.CanaryMembers = len(members)
+		p.CanEditCanary = s.Actor.Can(patch.PermOperate)
+	}
 	return c.render(w, r, s, formPageStatus(p.Form), tmplCycles, p)
 }
 

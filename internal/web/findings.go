@@ -73,6 +73,10 @@ type FindingsPage struct {
 	Pager    Pager
 	// Decisions are the client's approval decisions.
 	Decisions []*patch.UpdateDecision
+	// Overrides are the client's tier overrides; TierOptions the tiers.
+	Overrides   []*patch.TierOverride
+	TierOptions []Option
+	CanDecide   bool
 }
 
 const findingPageSize = 50
@@ -144,6 +148,11 @@ func (c *Console) clientFindings(w http.ResponseWriter, r *http.Request, s *sess
 	if p.Decisions, _, err = c.srv.Decisions(ctx, patch.DecisionFilter{ClientID: &id, Limit: patch.MaxLimit}); err != nil {
 		return err
 	}
+	if p.Overrides, _, err = c.srv.TierOverrides(ctx, patch.TierOverrideFilter{ClientID: &id, Limit: patch.MaxLimit}); err != nil {
+		return err
+	}
+	p.CanDecide = canDecide
+	p.TierOptions = append([]Option{{Value: "", Label: "keep the mapped tier"}}, p.Tiers[1:]...)
 	status := http.StatusOK
 	if p.Form.HasErrors() {
 		status = http.StatusBadRequest

@@ -405,3 +405,94 @@ func TestManageClientsSitesAssets(t *testing.T) {
 		t.Errorf("owner adding a site to another client: %d", r.Status)
 	}
 }
+
+func TestOverridesBaselinesRunbookCanary(t *testing.T) {
+	env := webtest.Start(t, webtest.Options{})
+	admin := env.Admin(t.Context())
+	clinic := env.Client(t, webtest.Clinic)
+	base := "/clients/" + string(clinic.ID)
+	tech := env.Login(t, webtest.TechEmail, env.Password)
+	tech.Get(base + "/findings")
+
+	// A tier override without a reason is refused; with one it is stored
+	// and listed, and removed again.
+	open := patch.FindingOpen
+	fs, _, err := env.Server.Findings(admin, server.FindingQuery{ClientID: clinic.ID, State: &open, Limit: 1})
+	if err != nil || len(fs) == 0 {
+		t.Fatal(err)
+	}
+	upd := string(fs[0].UpdateID)
+	if r := tech.Post(base+"/tier-overrides", url.Values{"update_id": {upd}, "tier": {"critical"}}); r.Status != http.StatusSeeOther || !strings.Contains(tech.Get(r.Location).Body, "reason") {
+		t.Errorf("override without a reason: %d", r.Status)
+	}
+	if r := tech.Post(base+"/tier-overrides", url.Values{"update_id": {upd}, "tier": {"critical"}, "emergency": {"yes"}, "reason": {"exploited against clinics"}}); r.Status != http.StatusSeeOther {
+		t.Fatalf("override: %d", r.Status)
+	}
+	os, _, _ := env.Server.TierOverrides(admin, patch.TierOverrideFilter{ClientID: &clinic.ID})
+	if len(os) != 1 || os[0].Tier != "critical" || os[0].Emergency == nil || !*os[0].Emergency {
+		t.Fatalf("overrides = %+v", os)
+	}
+	if !strings.Contains(tech.Get(base+"/findings").Body, "exploited against clinics") {
+		t.Errorf("the override is not listed")
+	}
+	if r := tech.Post(base+"/tier-overrides/delete", url.Values{"update_id": {upd}, "reason": {"patched out of band"}}); r.Status != http.StatusSeeOther {
+		t.Errorf("remove override: %d", r.Status)
+	}
+
+	// OS baselines: a bad version is refused with its field; a good one
+	// is stored.
+	tech.Get(base + "/compliance")
+	if r := tech.Post(base+"/os-baselines", url.Values{"family": {"windows"}, "match": {"Server"}, "min_version": {"latest"}, "note": {""}}); r.Status != http.StatusSeeOther || !strings.Contains(tech.Get(r.Location).Body, "min_version") {
+		t.Errorf("bad baseline: %d", r.Status)
+	}
+	if r := tech.Post(base+"/os-baselines", url.Values{"family": {"windows", "linux"}, "match": {"Server", ""}, "min_version": {"10.0.20348", ""}, "note": {"Server 2022", ""}}); r.Status != http.StatusSeeOther {
+		t.Fatalf("baselines: %d", r.Status)
+	}
+	if bs, _ := env.Server.OSBaselines(admin, clinic.ID); len(bs) != 1 || bs[0].MinVersion != "10.0.20348" {
+		t.Errorf("baselines = %+v", bs)
+	}
+
+	// The runbook as JSON: an unknown field and a bad value are refused
+	// with what is wrong; a good change is stored at the next version.
+	page := tech.Get(base + "/runbook")
+	doc := formValues(t, page.Body, "runbook-form").Get("document")
+	if !strings.Contains(doc, `"install_budget"`) {
+		t.Fatalf("runbook document = %s", doc)
+	}
+	r := tech.Post(base+"/runbook", url.Values{"document": {strings.Replace(doc, `"install_budget"`, `"install_budgett"`, 1)}})
+	if r.Status != http.StatusBadRequest || !strings.Contains(r.Body, "install_budgett") {
+		t.Errorf("unknown field: %d", r.Status)
+	}
+	rb, err := env.Server.RunbookOf(admin, clinic.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := strings.Replace(doc, `"install_budget": "`+string(rb.InstallBudget)+`"`, `"install_budget": "soon"`, 1)
+	if r := tech.Post(base+"/runbook", url.Values{"document": {bad}}); r.Status != http.StatusBadRequest || !strings.Contains(r.Body, "install_budget") {
+		t.Errorf("bad budget: %d", r.Status)
+	}
+	good := strings.Replace(doc, `"install_budget": "`+string(rb.InstallBudget)+`"`, `"install_budget": "45m"`, 1)
+	if r := tech.Post(base+"/runbook", url.Values{"document": {good}}); r.Status != http.StatusSeeOther {
+		t.Fatalf("save runbook: %d %s", r.Status, r.Body)
+	}
+	if rb, _ := env.Server.RunbookOf(admin, clinic.ID); rb.InstallBudget != "45m" || rb.Version != 1 {
+		t.Errorf("runbook = %s version %d", rb.InstallBudget, rb.Version)
+	}
+
+	// The MSP-wide canary by tag.
+	tech.Get("/cycles")
+	if r := tech.Post("/msp/canary", url.Values{"tags": {"canary=yes"}, "assets": {""}}); r.Status != http.StatusSeeOther {
+		t.Fatalf("canary: %d", r.Status)
+	}
+	if c, _ := env.Server.MSPCanary(admin); len(c.Tags) != 1 || c.Tags[0].Key != "canary" {
+		t.Errorf("canary = %+v", c)
+	}
+	// A client owner sees no canary form and cannot post one.
+	owner := env.Login(t, webtest.ClinicOwnerEmail, env.Password)
+	if p := owner.Get("/cycles"); strings.Contains(p.Body, "canary-form") {
+		t.Errorf("a client owner sees the MSP canary")
+	}
+	if r := owner.Post("/msp/canary", url.Values{"tags": {"x"}}); r.Status != http.StatusForbidden {
+		t.Errorf("owner saving the canary: %d", r.Status)
+	}
+}

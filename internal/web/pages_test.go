@@ -77,6 +77,8 @@ func patchPages(t *testing.T, env *webtest.Env) []patchPage {
 		{"client-evidence", base + "/evidence?verify=1", "Verified:"},
 		{"settings-agents", "/settings/agents", "Enrollment secrets"},
 		{"settings-notifications", "/settings/notifications", "Notification channels"},
+		{"client-runbook", base + "/runbook", "Patching runbook"},
+		{"client-sites", base + "/sites", "Import assets"},
 	}
 }
 

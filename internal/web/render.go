@@ -51,6 +51,7 @@ const (
 	tmplEvidence         = "evidence"
 	tmplAgents           = "agents"
 	tmplChannels         = "channels"
+	tmplRunbook          = "runbook"
 )
 
 // Page is what the layout needs. Every page struct embeds it; handlers set

@@ -28,6 +28,7 @@ func (c *Console) routes() {
 	c.agentRoutes()
 	c.channelRoutes()
 	c.manageRoutes()
+	c.extraRoutes()
 
 	c.mux.HandleFunc("/", c.notFound)
 }

@@ -481,14 +481,17 @@ type ComplianceAssetsPage struct {
 	Shown   int
 	Limited bool
 	Back    string
+	// Trend is the group's daily rating over the last 30 days.
+	Trend TrendChart
 }
 
 // ComplianceAssetRow is one asset of a group.
 type ComplianceAssetRow struct {
 	compliance.AssetRating
-	Href   string
-	Rating RatingView
-	Gaps   []string
+	Href      string
+	Rating    RatingView
+	Gaps      []string
+	ClassName string
 }
 
 // complianceAssetLimit bounds the rows of a group page; the worst assets
@@ -529,6 +532,11 @@ func (c *Console) complianceAssets(w http.ResponseWriter, r *http.Request, s *se
 	}
 	p.Title, p.Section = h.Client.Name+" · "+p.Group, c.clientSection(s)
 	p.Crumbs = []Link{{Label: h.Client.Name, Href: h.Href}, {Label: "Compliance", Href: complianceHref(id)}}
+	hist, err := c.srv.ComplianceHistory(ctx, server.HistoryQuery{ClientID: &id, Dim: dim, Key: key})
+	if err != nil {
+		return err
+	}
+	p.Trend = TrendChart{Title: p.Group, SVG: trendChart(p.Group+", last 30 days", c.now(), hist), Avg: hist.Average}
 	// Worst first: lowest rating, then unrated, then by host name.
 	slices.SortStableFunc(rows, func(a, b compliance.AssetRating) int {
 		switch {
@@ -548,10 +556,13 @@ func (c *Console) complianceAssets(w http.ResponseWriter, r *http.Request, s *se
 	p.Shown = len(rows)
 	for _, a := range rows {
 		met := a.RatingPct != nil && *a.RatingPct >= a.TargetPct
-		row := ComplianceAssetRow{AssetRating: a, Href: "/assets/" + string(a.AssetID) + "#compliance",
+		row := ComplianceAssetRow{AssetRating: a, Href: "/assets/" + string(a.AssetID) + "#compliance", ClassName: a.Class,
 			Rating: RatingView{Pct: a.RatingPct, Strict: a.StrictPct, Target: &a.TargetPct}}
 		if a.Rated {
 			row.Rating.Met = &met
+		}
+		if ac, ok := h.Client.Class(a.Class); ok {
+			row.ClassName = ac.Name
 		}
 		for _, g := range a.Gaps {
 			row.Gaps = append(row.Gaps, gapName(g))

@@ -107,12 +107,12 @@ type RingMemberRow struct {
 const ringMembersShown = 200
 
 var ringByText = map[string]string{
-	"pinned":     "pinned to the ring",
-	"listed":     "listed in the ring",
-	"msp_canary": "MSP-wide canary",
-	"tag":        "by tag",
-	"percent":    "by share of the fleet",
-	"remainder":  "the rest",
+	"pinned":     "pinned",
+	"listed":     "listed",
+	"msp_canary": "MSP canary",
+	"tag":        "tag",
+	"percent":    "share",
+	"remainder":  "rest",
 	"isolated":   "legacy lane",
 }
 
@@ -138,7 +138,12 @@ func (c *Console) clientRings(w http.ResponseWriter, r *http.Request, s *session
 	for _, rg := range rv.Rings {
 		rm := RingMembers{RingView: rg}
 		if pr := rg.Promotion; pr != nil {
-			rm.Gate = "soak " + string(pr.Soak) + ", halt above " + pctv(pr.FailureThresholdPct) + " failures of at least " + plural(pr.MinSample, "result") + ", promoted by " + approverName(pr.Approver)
+			rm.Gate = "soak " + string(pr.Soak) + ", halt above " + pctv(pr.FailureThresholdPct) + " failures of at least " + plural(pr.MinSample, "result") + ", "
+			if pr.Approver == patch.ApproverAutomatic {
+				rm.Gate += "promoted automatically"
+			} else {
+				rm.Gate += "approved by " + approverName(pr.Approver)
+			}
 		}
 		if rg.MSPCanary {
 			rm.Defined = append(rm.Defined, "the MSP-wide canary")

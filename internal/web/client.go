@@ -170,6 +170,8 @@ func (c *Console) clientSites(w http.ResponseWriter, r *http.Request, s *session
 	p.ClientForm.Values.Set("contact_name", h.Client.ContactName)
 	p.ClientForm.Values.Set("contact_email", h.Client.ContactEmail)
 	p.ClientForm.Values.Set("notes", h.Client.Notes)
+	p.ClientForm.Values.Set("criticality", string(patch.CriticalityMedium))
+	p.ClientForm.Values.Set("role", string(patch.RoleWorkstation))
 	p.SiteOptions = append([]Option{{Value: "", Label: "— none —"}}, p.SiteOptions...)
 	for _, ac := range h.Client.AssetClasses {
 		p.Classes = append(p.Classes, Option{Value: ac.Key, Label: ac.Name})

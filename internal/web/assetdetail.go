@@ -158,7 +158,7 @@ const softwareLimit = 100
 
 // evidenceLimit is how many of the asset's latest chain entries the page
 // shows.
-const evidenceLimit = 40
+const evidenceLimit = 20
 
 // assetSections builds the sections of the asset page.
 func (c *Console) assetSections(ctx context.Context, r *http.Request, s *session, a *patch.Asset) ([]AssetSlot, error) {

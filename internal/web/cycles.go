@@ -146,7 +146,7 @@ const cyclePageSize = 25
 // cycleStates are the state filter's choices.
 var cycleStates = []patch.CycleState{patch.CycleRunning, patch.CycleHalted, patch.CycleCompleted, patch.CycleAborted}
 
-func (c *Console) loadCycles(ctx context.Context, r *http.Request, p *CyclesPage, client *patch.ClientID) error {
+func (c *Console) loadCycles(ctx context.Context, r *http.Request, s *session, p *CyclesPage, client *patch.ClientID) error {
 	q := r.URL.Query()
 	p.Form = newForm(q, "state", "client")
 	page := pageNumber(q)
@@ -184,7 +184,7 @@ func (c *Console) loadCycles(ctx context.Context, r *http.Request, p *CyclesPage
 	if err != nil {
 		return err
 	}
-	p.Table.ShowClient = client == nil
+	p.Table.ShowClient = client == nil && mspStaff(s.Actor)
 	for _, v := range cs {
 		p.Table.Rows = append(p.Table.Rows, cycleRow(v, names))
 	}
@@ -196,7 +196,7 @@ func (c *Console) loadCycles(ctx context.Context, r *http.Request, p *CyclesPage
 func (c *Console) allCycles(w http.ResponseWriter, r *http.Request, s *session) error {
 	p := &CyclesPage{}
 	p.Title, p.Section = "Patch cycles", sectionCycles
-	if err := c.loadCycles(r.Context(), r, p, nil); err != nil {
+	if err := c.loadCycles(r.Context(), r, s, p, nil); err != nil {
 		return err
 	}
 	open := patch.TicketOpen
@@ -262,7 +262,7 @@ func (c *Console) clientCyclesPage(ctx context.Context, r *http.Request, s *sess
 	p := &CyclesPage{Client: h, CreateForm: create, CanStart: s.Actor.Can(patch.PermOperate)}
 	p.Title, p.Section = h.Client.Name+" · Patch cycles", c.clientSection(s)
 	p.Kinds = []Option{{Value: string(patch.CycleMonthly), Label: "Monthly: every approved update"}, {Value: string(patch.CycleEmergency), Label: "Emergency: the updates named (or every approved emergency update)"}}
-	if err := c.loadCycles(ctx, r, p, &h.Client.ID); err != nil {
+	if err := c.loadCycles(ctx, r, s, p, &h.Client.ID); err != nil {
 		return nil, err
 	}
 	ts, _, err := c.srv.Tickets(ctx, patch.TicketFilter{ClientID: &h.Client.ID, Limit: 20})

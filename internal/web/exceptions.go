@@ -106,7 +106,9 @@ func (c *Console) exceptionRow(x *patch.Exception, names map[patch.ClientID]stri
 // the request form.
 type ExceptionsPage struct {
 	Page
-	Client  *ClientHeader
+	Client *ClientHeader
+	// AllClients shows the client column and filter (MSP staff's register).
+	AllClients bool
 	Form    Form
 	Views   []Option
 	Clients []Option
@@ -232,7 +234,7 @@ func exceptionsHref(client *patch.ClientID, view string) string {
 }
 
 func (c *Console) allExceptions(w http.ResponseWriter, r *http.Request, s *session) error {
-	p := &ExceptionsPage{}
+	p := &ExceptionsPage{AllClients: mspStaff(s.Actor)}
 	p.Title, p.Section = "Exception register", sectionExcept
 	if err := c.loadExceptions(r.Context(), r, p, nil); err != nil {
 		return err

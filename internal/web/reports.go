@@ -68,7 +68,9 @@ func downloadHref(id patch.ReportID, f patch.ReportFile) string {
 // ReportsPage lists reports with the forms that make more.
 type ReportsPage struct {
 	Page
-	Client  *ClientHeader
+	Client *ClientHeader
+	// AllClients shows the client column and filter (MSP staff's list).
+	AllClients bool
 	Form    Form
 	Kinds   []Option
 	Clients []Option
@@ -176,6 +178,7 @@ func (c *Console) loadReports(ctx context.Context, r *http.Request, s *session, 
 	p.Total = total
 	p.Pager = listPager(r.URL, page, total, reportPageSize)
 	p.Periods = recentPeriods(c.now())
+	p.AllClients = client == nil && mspStaff(s.Actor)
 	p.CanGenerate = len(p.GenKinds) > 0
 	if p.Generate.Values == nil {
 		p.Generate = newForm(nil)

@@ -109,13 +109,13 @@ type ExceptionsPage struct {
 	Client *ClientHeader
 	// AllClients shows the client column and filter (MSP staff's register).
 	AllClients bool
-	Form    Form
-	Views   []Option
-	Clients []Option
-	Lanes   []Option
-	Rows    []ExceptionRow
-	Total   int
-	Pager   Pager
+	Form       Form
+	Views      []Option
+	Clients    []Option
+	Lanes      []Option
+	Rows       []ExceptionRow
+	Total      int
+	Pager      Pager
 	// Aging counts the exceptions in effect by days open.
 	Aging []Count
 	// Request is the request form, on a client's page for those who may

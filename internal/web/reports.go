@@ -71,12 +71,12 @@ type ReportsPage struct {
 	Client *ClientHeader
 	// AllClients shows the client column and filter (MSP staff's list).
 	AllClients bool
-	Form    Form
-	Kinds   []Option
-	Clients []Option
-	Rows    []ReportRow
-	Total   int
-	Pager   Pager
+	Form       Form
+	Kinds      []Option
+	Clients    []Option
+	Rows       []ReportRow
+	Total      int
+	Pager      Pager
 	// Generate is the generation form; Bundle the evidence bundle's.
 	Generate    Form
 	GenKinds    []Option

@@ -208,7 +208,7 @@ func TestNotificationChannelsForm(t *testing.T) {
 	if err != nil || len(chs) != 1 || chs[0].Filter.MinSeverity != "warning" || len(chs[0].Filter.Kinds) != 2 || len(chs[0].Filter.Events) != 2 {
 		t.Fatalf("stored channels = %+v, %v", chs, err)
 	}
-	secret := regexp.MustCompile(`id="channel-secret">([^<]+)<`).FindStringSubmatch(r.Body)
+	secret := regexp.MustCompile(`<code id="channel-secret">([^<]+)<`).FindStringSubmatch(r.Body)
 	if secret == nil || len(html.UnescapeString(secret[1])) < 20 {
 		t.Fatalf("no secret on the page")
 	}

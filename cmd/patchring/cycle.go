@@ -218,7 +218,7 @@ func newCycleCmd(io stdio) *cobra.Command {
 	reboots.Flags().StringSliceVar(&deps, "deployment", nil, "only this deployment (repeatable; default: all waiting)")
 
 	var (
-		tr                   remoteFlags
+		tr                    remoteFlags
 		tClient, tCyc, tState string
 	)
 	tickets := &cobra.Command{

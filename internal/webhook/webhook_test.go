@@ -106,9 +106,12 @@ func TestSendSigned(t *testing.T) {
 	}
 	// Tampering with the body, the id or the timestamp breaks it.
 	for name, mut := range map[string]func(h http.Header, b []byte) []byte{
-		"Body":      func(_ http.Header, b []byte) []byte { return []byte(strings.Replace(string(b), "canary", "pilot", 1)) },
-		"ID":        func(h http.Header, b []byte) []byte { h.Set("webhook-id", "ndl_other"); return b },
-		"Timestamp": func(h http.Header, b []byte) []byte { h.Set("webhook-timestamp", strconv.FormatInt(now.Unix()+1, 10)); return b },
+		"Body": func(_ http.Header, b []byte) []byte { return []byte(strings.Replace(string(b), "canary", "pilot", 1)) },
+		"ID":   func(h http.Header, b []byte) []byte { h.Set("webhook-id", "ndl_other"); return b },
+		"Timestamp": func(h http.Header, b []byte) []byte {
+			h.Set("webhook-timestamp", strconv.FormatInt(now.Unix()+1, 10))
+			return b
+		},
 	} {
 		h2 := h.Clone()
 		b2 := mut(h2, append([]byte(nil), rc.bodies[0]...))
